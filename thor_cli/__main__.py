@@ -1,0 +1,3 @@
+from thor_cli.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,306 @@
+"""JIRA: the release's fix version and its release tasks, through the ``jira`` client library.
+
+Every operation looks before it acts, so a tick that died half-way can simply run again. Errors leave this
+module as ``ThorError``s with one redacted line; the ``jira`` import is deferred so ``thor status`` stays fast.
+
+``describe_connection_error`` and ``network_error`` are shared with the Jenkins and Slack adapters.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
+from thor_cli.secrets import redact, secret
+
+if TYPE_CHECKING:
+    from jira import JIRA
+    from jira.resources import Version
+
+    from thor_cli.config import Settings
+
+_MAX_DETAIL_CHARS = 300
+# Words of a summary for a JQL text search: the ``~`` operator rejects Lucene specials such as ``-`` or ``:``.
+_SEARCH_WORDS = re.compile(r"[\w.]+")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (``__cause__``, ``__context__``, ``reason``, exception args)."""
+    seen: set[int] = set()
+    queue = [exc]
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        queue.extend(x for x in linked if isinstance(x, BaseException))
+
+
+def describe_connection_error(exc: BaseException) -> str:
+    """A short reason for a network failure however deeply the HTTP library wrapped it."""
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return "DNS lookup failed"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, TimeoutError) or "Timeout" in type(cause).__name__:
+            return "timed out"
+        if isinstance(cause, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+            return "connection reset"
+    text = str(exc).lower()
+    for needle, reason in (
+        ("refused", "connection refused"),
+        ("name or service not known", "DNS lookup failed"),
+        ("nodename nor servname", "DNS lookup failed"),
+        ("name resolution", "DNS lookup failed"),
+        ("timed out", "timed out"),
+        ("reset", "connection reset"),
+        ("remote end closed", "connection reset"),
+    ):
+        if needle in text:
+            return reason
+    return "connection failed"
+
+
+def network_error(service: str, url: str, exc: BaseException, timeout: float) -> ServiceUnavailable:
+    reason = describe_connection_error(exc)
+    if reason == "timed out":
+        return ServiceUnavailable(redact(f"{service} at {url} did not answer within {timeout:g}s"))
+    return ServiceUnavailable(redact(f"{service} at {url} is unreachable: {reason}"))
+
+
+def one_line(text: str | None, limit: int = _MAX_DETAIL_CHARS) -> str:
+    """Server-provided detail squeezed into one short redacted line."""
+    flat = " ".join((text or "").split())
+    flat = redact(flat)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class JiraVersion:
+    id: str
+    name: str
+    released: bool
+    release_date: str | None
+    start_date: str | None
+    self_url: str
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> JiraVersion:
+        return cls(
+            id=str(raw.get("id", "")),
+            name=str(raw.get("name", "")),
+            released=bool(raw.get("released", False)),
+            release_date=raw.get("releaseDate"),
+            start_date=raw.get("startDate"),
+            self_url=str(raw.get("self", "")),
+        )
+
+
+class JiraClient:
+    """A JIRA server (Data Center or Cloud) reached with basic auth (user + API token)."""
+
+    service = "JIRA"
+
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        token: str,
+        *,
+        timeout: float = 30,
+        max_retries: int = 3,
+        subtask_type: str = "Sub-task",
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        # Data Center calls it "Sub-task", Cloud "Subtask".
+        self.subtask_type = subtask_type
+        self._user = user
+        self._token = token
+        self._jira: JIRA | None = None
+
+    def __repr__(self) -> str:  # never show the token
+        return f"JiraClient(url={self.url!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JiraClient:
+        config = settings.config.jira
+        if not config.url:
+            raise ConfigError("[jira] url is not set in thor.toml")
+        if not config.project:
+            raise ConfigError("[jira] project is not set in thor.toml")
+        user, token = secret("THOR_JIRA_USER"), secret("THOR_JIRA_TOKEN")
+        if not user:
+            raise ConfigError("THOR_JIRA_USER is not set")
+        if not token:
+            raise ConfigError("THOR_JIRA_TOKEN is not set")
+        return cls(config.url, user, token, timeout=config.timeout)
+
+    # -- plumbing -----------------------------------------------------------------------------------------
+
+    def _client(self) -> JIRA:
+        """The ``jira.JIRA`` object, made on first use (its constructor already calls serverInfo)."""
+        if self._jira is None:
+            from jira import JIRA
+
+            with self._errors("connect"):
+                self._jira = JIRA(
+                    self.url,
+                    basic_auth=(self._user, self._token),
+                    timeout=self.timeout,
+                    max_retries=self.max_retries,
+                )
+        return self._jira
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn whatever the client library raises into one redacted ``ThorError`` line."""
+        import requests
+        from jira.exceptions import JIRAError
+
+        try:
+            yield
+        except ThorError:
+            raise
+        except JIRAError as exc:
+            # str(JIRAError) lists the request headers, basic-auth included: use only status and parsed text.
+            raise self._api_error(action, exc.status_code, exc.text) from None
+        except requests.RequestException as exc:
+            raise network_error(self.service, self.url, exc, self.timeout) from None
+        except ValueError:  # the body was not the JSON the client expected
+            raise StepError(f"JIRA at {self.url} answered {action} with something that is not JSON") from None
+
+    def _api_error(self, action: str, status: int | None, text: str | None) -> ThorError:
+        if status in (401, 403):
+            return ServiceUnavailable(f"JIRA rejected the credentials (HTTP {status})")
+        if status == 429:
+            return ServiceUnavailable(f"JIRA at {self.url} is rate limiting Thor (HTTP 429); try again later")
+        if status is not None and status >= 500:
+            return ServiceUnavailable(redact(f"JIRA at {self.url} failed to {action} (HTTP {status})"))
+        detail = one_line(text)
+        where = f"HTTP {status}" if status else "no HTTP status"
+        return StepError(redact(f"JIRA could not {action} ({where})" + (f": {detail}" if detail else "")))
+
+    # -- operations ---------------------------------------------------------------------------------------
+
+    def server_info(self) -> dict[str, Any]:
+        jira = self._client()
+        with self._errors("read the server info"):
+            return dict(jira.server_info())
+
+    def _find_version_resource(self, project: str, name: str) -> Version | None:
+        jira = self._client()
+        with self._errors(f"list the versions of project {project}"):
+            versions = jira.project_versions(project)
+        return next((v for v in versions if v.raw.get("name") == name), None)
+
+    def find_version(self, project: str, name: str) -> JiraVersion | None:
+        found = self._find_version_resource(project, name)
+        return JiraVersion.from_raw(found.raw) if found is not None else None
+
+    def ensure_version(
+        self, project: str, name: str, *, description: str, start_date: date, release_date: date
+    ) -> tuple[JiraVersion, bool]:
+        """The version ``name`` in ``project``, created unless it exists. Returns (version, created)."""
+        from jira.exceptions import JIRAError
+
+        existing = self.find_version(project, name)
+        if existing is not None:
+            return existing, False
+        jira = self._client()
+        with self._errors(f"create version {name} in project {project}"):
+            try:
+                created = jira.create_version(
+                    name,
+                    project,
+                    description=description,
+                    startDate=start_date.isoformat(),
+                    releaseDate=release_date.isoformat(),
+                )
+            except JIRAError as exc:
+                # 400 is also how JIRA says "already exists": someone created it since we looked.
+                if exc.status_code == 400 and (raced := self.find_version(project, name)) is not None:
+                    return raced, False
+                raise
+        return JiraVersion.from_raw(created.raw), True
+
+    def mark_released(self, project: str, name: str, release_date: date) -> tuple[JiraVersion, bool]:
+        """Mark the version released. Returns (version, changed); an already released version is left alone."""
+        resource = self._find_version_resource(project, name)
+        if resource is None:
+            raise StepError(f"JIRA version {name} does not exist in project {project}")
+        if resource.raw.get("released"):
+            return JiraVersion.from_raw(resource.raw), False
+        with self._errors(f"mark version {name} released"):
+            resource.update(released=True, releaseDate=release_date.isoformat())
+        return JiraVersion.from_raw(resource.raw), True
+
+    def _find_story(self, project: str, summary: str) -> dict[str, Any] | None:
+        words = " ".join(_SEARCH_WORDS.findall(summary))
+        jql = f'project = "{_jql_escape(project)}" AND summary ~ "{_jql_escape(words)}" ORDER BY key ASC'
+        jira = self._client()
+        with self._errors(f"search project {project} for {summary!r}"):
+            found = jira.search_issues(jql, maxResults=50, fields="summary,subtasks,issuetype", json_result=True)
+        issues = found.get("issues", []) if isinstance(found, dict) else []
+        # ``~`` is a fuzzy text search: keep only an exact summary match.
+        return next((i for i in issues if i.get("fields", {}).get("summary") == summary), None)
+
+    def _create_issue(self, fields: dict[str, Any], action: str) -> str:
+        jira = self._client()
+        with self._errors(action):
+            issue = jira.create_issue(fields=fields, prefetch=False)
+        return str(issue.key)
+
+    def ensure_release_tasks(
+        self, project: str, version_name: str, summary: str, subtasks: list[str]
+    ) -> tuple[str, bool]:
+        """A story ``summary`` (fix version ``version_name``) with one sub-task per entry, each made once.
+
+        Returns (story key, whether anything was created now).
+        """
+        story = self._find_story(project, summary)
+        created_any = False
+        existing: set[str] = set()
+        if story is None:
+            story_key = self._create_issue(
+                {
+                    "project": {"key": project},
+                    "issuetype": {"name": "Story"},
+                    "summary": summary,
+                    "fixVersions": [{"name": version_name}],
+                },
+                f"create story {summary!r} in project {project}",
+            )
+            created_any = True
+        else:
+            story_key = str(story["key"])
+            existing = {s.get("fields", {}).get("summary", "") for s in story["fields"].get("subtasks") or []}
+        for title in subtasks:
+            if title in existing:
+                continue
+            self._create_issue(
+                {
+                    "project": {"key": project},
+                    "issuetype": {"name": self.subtask_type},
+                    "parent": {"key": story_key},
+                    "summary": title,
+                },
+                f"create sub-task {title!r} of {story_key}",
+            )
+            existing.add(title)
+            created_any = True
+        return story_key, created_any
+
+
+def _jql_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')

@@ -1,0 +1,169 @@
+"""Slack: post and update the release thread, through ``slack_sdk``'s WebClient.
+
+Thor recognises its own messages by their message metadata (``event_type`` plus ``event_payload.key``), so
+a tick that died after posting finds the thread again instead of opening a second one. Errors leave as one
+redacted ``ThorError`` line; the ``slack_sdk`` import is deferred so ``thor status`` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from thor_cli.adapters.jira import network_error, one_line
+from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
+from thor_cli.secrets import redact, secret
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from thor_cli.config import Settings
+
+# Errors that mean the token itself is no good: retrying will not help, a person must fix the secret.
+_AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "no_permission"}
+)
+_HISTORY_PAGE = 200
+_HISTORY_MAX_PAGES = 5
+
+
+def release_metadata(event_type: str, key: str, **payload: Any) -> dict[str, Any]:
+    """Message metadata that ``find_message(event_type=..., key=...)`` recognises later."""
+    return {"event_type": event_type, "event_payload": {"key": key, **payload}}
+
+
+class SlackClient:
+    service = "Slack"
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str = "https://slack.com/api/",
+        timeout: float = 30,
+        max_rate_limit_retries: int = 2,
+    ) -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.timeout = timeout
+        self.max_rate_limit_retries = max_rate_limit_retries
+        self._token = token
+        self._client: WebClient | None = None
+
+    def __repr__(self) -> str:  # never show the token
+        return f"SlackClient(base_url={self.base_url!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackClient:
+        config = settings.config.slack
+        if not config.channel:
+            raise ConfigError("[slack] channel is not set in thor.toml")
+        token = secret("THOR_SLACK_TOKEN")
+        if not token:
+            raise ConfigError("THOR_SLACK_TOKEN is not set")
+        return cls(token, base_url=config.base_url, timeout=config.timeout)
+
+    # -- plumbing -----------------------------------------------------------------------------------------
+
+    def _web(self) -> WebClient:
+        if self._client is None:
+            from urllib.request import proxy_bypass
+
+            from slack_sdk import WebClient
+            from slack_sdk.http_retry import RateLimitErrorRetryHandler
+
+            # Only rate limits are retried here (after Retry-After): retrying a post after a connection
+            # reset could post twice; the engine retries the whole step, which looks before posting again.
+            client = WebClient(
+                token=self._token,
+                base_url=self.base_url,
+                timeout=self.timeout,  # type: ignore[arg-type]  # urlopen takes float seconds too
+                retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=self.max_rate_limit_retries)],
+            )
+            # slack_sdk takes HTTP(S)_PROXY from the environment but ignores NO_PROXY; honour it like requests.
+            host = urlparse(self.base_url).hostname or ""
+            if client.proxy and proxy_bypass(host):
+                client.proxy = None
+            self._client = client
+        return self._client
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        import http.client
+
+        from slack_sdk.errors import SlackApiError, SlackClientError
+
+        try:
+            yield
+        except ThorError:
+            raise
+        except SlackApiError as exc:
+            data = exc.response.data if exc.response is not None else None
+            error = data.get("error") if isinstance(data, dict) else None
+            status = exc.response.status_code if exc.response is not None else None
+            raise self._api_error(action, status, error) from None
+        except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
+            raise network_error(self.service, self.base_url, exc, self.timeout) from None
+        except SlackClientError as exc:
+            raise StepError(f"Slack could not {action}: {one_line(str(exc))}") from None
+
+    def _api_error(self, action: str, status: int | None, error: str | None) -> ThorError:
+        if status == 429 or error == "ratelimited":
+            retries = self.max_rate_limit_retries
+            return ServiceUnavailable(f"Slack is rate limiting Thor (still ratelimited after {retries} retries)")
+        if error in _AUTH_ERRORS:
+            return ServiceUnavailable(f"Slack rejected the token ({error})")
+        if status is not None and status >= 500:
+            return ServiceUnavailable(redact(f"Slack at {self.base_url} failed to {action} (HTTP {status})"))
+        code = one_line(error) if error else f"HTTP {status}"
+        return StepError(f"Slack could not {action}: {code}")
+
+    # -- operations ---------------------------------------------------------------------------------------
+
+    def auth_test(self) -> dict[str, Any]:
+        """Who the token belongs to (``thor doctor``)."""
+        with self._errors("check the token"):
+            response = self._web().auth_test()
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """Post a message (a reply when ``thread_ts`` is given); returns its ``ts``."""
+        with self._errors(f"post to {channel}"):
+            response = self._web().chat_postMessage(
+                channel=channel, text=text, thread_ts=thread_ts, blocks=blocks, metadata=metadata
+            )
+        return str(response["ts"])
+
+    def update(self, channel: str, ts: str, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
+        with self._errors(f"update message {ts} in {channel}"):
+            self._web().chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def find_message(self, channel: str, *, event_type: str, key: str) -> str | None:
+        """The ``ts`` of the newest message in ``channel`` whose metadata has this event type and payload key.
+
+        Looks at the last ``_HISTORY_PAGE * _HISTORY_MAX_PAGES`` messages, which covers a release's lifetime.
+        """
+        cursor: str | None = None
+        for _ in range(_HISTORY_MAX_PAGES):
+            with self._errors(f"read the history of {channel}"):
+                response = self._web().conversations_history(
+                    channel=channel, include_all_metadata=True, limit=_HISTORY_PAGE, cursor=cursor
+                )
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == event_type and str(payload.get("key")) == key:
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return None

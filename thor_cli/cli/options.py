@@ -1,0 +1,54 @@
+"""The global options, and building the runtime from them once per command."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from thor_cli.engine.reporting import Reporter
+    from thor_cli.runtime import Runtime
+
+
+@dataclass
+class GlobalOptions:
+    config: str | None = None
+    now: str | None = None
+    verbose: bool = False
+    quiet: bool = False
+    _runtime: Runtime | None = field(default=None, repr=False)
+
+
+def options(ctx: typer.Context) -> GlobalOptions:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
+
+
+def runtime(ctx: typer.Context) -> Runtime:
+    from thor_cli.runtime import Runtime
+
+    opts = options(ctx)
+    if opts._runtime is None:
+        opts._runtime = Runtime.create(opts.config, opts.now, verbose=opts.verbose, quiet=opts.quiet)
+        ctx.call_on_close(opts._runtime.close)
+    return opts._runtime
+
+
+def reporter(ctx: typer.Context) -> Reporter:
+    """Step transitions to stdout (what cron mails), details to stderr with --verbose."""
+    from thor_cli.engine.reporting import Reporter
+
+    opts = options(ctx)
+
+    def say(line: str) -> None:
+        if not opts.quiet:
+            print(line, flush=True)
+
+    def debug(line: str) -> None:
+        if opts.verbose:
+            print(line, file=sys.stderr, flush=True)
+
+    return Reporter(say=say, debug=debug, interactive=sys.stderr.isatty() and not opts.quiet)

@@ -1,0 +1,58 @@
+"""``thor tick``: what cron runs. Quiet when there is nothing to do; exit 1 when a release is blocked."""
+
+from __future__ import annotations
+
+import typer
+
+from thor_cli.cli import render
+from thor_cli.cli.options import reporter, runtime
+from thor_cli.errors import ExitCode, UsageError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tick")(tick)
+
+
+def tick(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
+    wait: str | None = typer.Option(
+        None, "--wait", metavar="DURATION", help="Keep polling waiting steps for up to this long (like 2h)."
+    ),
+) -> None:
+    """Run whatever the calendar and the stored state say is due, exactly once."""
+    from thor_cli.durations import parse_duration
+    from thor_cli.engine import tick as engine
+
+    rt = runtime(ctx)
+    try:
+        wait_for = parse_duration(wait) if wait else None
+    except ValueError as exc:
+        raise UsageError(f"--wait: {exc}") from None
+    rt.pipeline  # noqa: B018  (validate the pipeline before touching anything)
+    if dry_run:
+        _print_plan(rt, engine)
+        return
+    report = engine.tick(rt, reporter(ctx), wait=wait_for)
+    if report.blocked:
+        render.err_console().print(f"thor: blocked: {', '.join(report.blocked)} (see `thor status VERSION`)")
+    if report.failed:
+        raise typer.Exit(ExitCode.STEP_FAILED)
+
+
+def _print_plan(rt, engine) -> int:  # type: ignore[no-untyped-def]
+    to_start, missed = engine.planned_starts(rt)
+    out = render.console()
+    for cycle in to_start:
+        out.print(f"{cycle.version}: would start the release (feature freeze {cycle.feature_freeze:%Y-%m-%d})")
+    for cycle in missed:
+        out.print(f"{cycle.version}: missed start (feature freeze {cycle.feature_freeze:%Y-%m-%d}); not started")
+    for plan in engine.plan(rt):
+        rows = []
+        for decision in plan.decisions:
+            status = decision.run.status if decision.run else "pending"
+            action = f"would {decision.mode}" if decision.due else decision.reason
+            rows.append((decision.step.name, render.status_text(status), action))
+        out.print(render.table(f"{plan.version} ({plan.status})", ("Step", "Status", "Plan"), rows))
+    if to_start:
+        out.print("Steps of releases that would start are planned by the tick that starts them.")

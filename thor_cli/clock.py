@@ -1,0 +1,55 @@
+"""The one clock everything in Thor reads.
+
+``--now`` (or ``THOR_NOW``) sets where the clock starts; it then runs on in real time, as libfaketime does,
+so a time-travelled run behaves exactly like a real one at that moment: due dates, backoff, timeouts, lease
+expiry and database timestamps all come from here.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+NOW_ENV = "THOR_NOW"
+
+
+class Clock:
+    def __init__(self, start: datetime | None = None, tz: ZoneInfo | None = None) -> None:
+        self.tz = tz or ZoneInfo("UTC")
+        self._origin = time.monotonic()
+        self._start = (start or datetime.now(UTC)).astimezone(UTC)
+        self.travelling = start is not None
+
+    def now(self) -> datetime:
+        """Aware UTC."""
+        return self._start + timedelta(seconds=time.monotonic() - self._origin)
+
+    def local_now(self) -> datetime:
+        return self.now().astimezone(self.tz)
+
+    def today(self) -> date:
+        return self.local_now().date()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def parse_now(text: str, tz: ZoneInfo) -> datetime:
+    """An ISO 8601 date or date-time; naive values are in the configured timezone."""
+    cleaned = text.strip()
+    try:
+        if len(cleaned) == 10:
+            moment = datetime.combine(date.fromisoformat(cleaned), datetime.min.time())
+        else:
+            moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"invalid --now {text!r}: use ISO 8601, like 2021-09-10 or 2021-09-10T09:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Databases may hand back naive datetimes (SQLite); Thor stores UTC, so naive means UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

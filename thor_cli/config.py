@@ -1,0 +1,265 @@
+"""Thor's configuration: ``thor.toml`` plus ``THOR_*`` environment, loaded and validated in one place.
+
+Every key is documented in docs/configuration.md. Unknown keys and bad values are ``ConfigError``s that
+name the key. Secrets never live here: adapters read them from the environment (see ``thor_cli.secrets``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from thor_cli.durations import parse_duration
+from thor_cli.errors import ConfigError
+
+CONFIG_ENV = "THOR_CONFIG"
+DATABASE_ENV = "THOR_DATABASE_URL"
+DEFAULT_CONFIG_NAME = "thor.toml"
+STEP_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+TEMPLATE_FIELDS = ("version", "codename", "integration_branch", "stable_branch", "feature_freeze", "code_freeze")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_rrule(rule: str) -> str:
+    from dateutil.rrule import rrulestr
+
+    try:
+        rrulestr(rule if "RRULE:" in rule.upper() else f"RRULE:{rule}", forceset=True)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"invalid RRULE {rule!r}: {exc}") from None
+    return rule
+
+
+class DatabaseConfig(Section):
+    url: str | None = None
+
+
+class ScheduleConfig(Section):
+    timezone: str = "UTC"
+    feature_freeze: str = "FREQ=MONTHLY;BYDAY=+2FR"
+    code_freeze: str = "FREQ=MONTHLY;BYDAY=+4FR"
+    version: str = "{feature_freeze:%Y.%m}"
+    integration_branch: str = "integration{feature_freeze:%Y%m}"
+    stable_branch: str = "stable"
+    codenames: Path | None = None
+    start_grace_days: int = Field(default=3, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as America/Chicago)") from None
+        return value
+
+    @field_validator("feature_freeze", "code_freeze")
+    @classmethod
+    def _valid_rrule(cls, value: str) -> str:
+        return _check_rrule(value)
+
+    @field_validator("version", "integration_branch")
+    @classmethod
+    def _valid_date_template(cls, value: str) -> str:
+        from datetime import date
+
+        try:
+            rendered = value.format(feature_freeze=date(2021, 9, 10))
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise ValueError(f"invalid template {value!r}: only {{feature_freeze}} may be used ({exc})") from None
+        if not rendered or any(c.isspace() for c in rendered):
+            raise ValueError(f"template {value!r} renders to {rendered!r}, which is empty or has spaces")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class RepoOverride(Section):
+    url: str | None = None
+    source_branch: str | None = None
+    stable_branch: str | None = None
+    enabled: bool = True
+
+
+class ReposConfig(Section):
+    names: list[str] = Field(default_factory=list)
+    file: Path | None = None
+    url: str = "https://github.com/{repo}.git"
+    source_branch: str | None = None
+    concurrency: int = Field(default=8, ge=1, le=64)
+    overrides: dict[str, RepoOverride] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url_has_repo(cls, value: str) -> str:
+        if "{repo}" not in value:
+            raise ValueError("the url template must contain {repo}")
+        return value
+
+
+class GithubConfig(Section):
+    api_url: str = "https://api.github.com"
+    timeout: float = Field(default=30, gt=0)
+
+
+class JiraConfig(Section):
+    url: str | None = None
+    project: str | None = None
+    description: str = "Gen3 Core Release {version}{codename_suffix}"
+    create_tasks: bool = False
+    timeout: float = Field(default=30, gt=0)
+
+
+class JenkinsConfig(Section):
+    url: str | None = None
+    timeout: float = Field(default=30, gt=0)
+
+
+class SlackConfig(Section):
+    channel: str | None = None
+    base_url: str = "https://slack.com/api/"
+    timeout: float = Field(default=30, gt=0)
+
+
+class NotifyConfig(Section):
+    """A local stand-in for Slack: messages appended to a file and/or echoed to the terminal."""
+
+    file: Path | None = None
+    echo: bool = False
+
+
+class NotesConfig(Section):
+    dir: Path = Path("release-notes")
+
+
+Duration = Annotated[timedelta, Field()]
+
+
+class StepConfig(BaseModel):
+    """A ``[steps.NAME]`` table. Keys other than the common ones belong to the step type."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    uses: str | None = None
+    on: Literal["feature_freeze", "code_freeze"] | None = None
+    after: list[str] | None = None
+    enabled: bool | None = None
+    timeout: timedelta | None = None
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    retry_after: timedelta | None = None
+
+    @field_validator("timeout", "retry_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_duration(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return timedelta(seconds=value)
+        return value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ThorConfig(Section):
+    database: DatabaseConfig = DatabaseConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    repos: ReposConfig = ReposConfig()
+    github: GithubConfig = GithubConfig()
+    jira: JiraConfig = JiraConfig()
+    jenkins: JenkinsConfig = JenkinsConfig()
+    slack: SlackConfig = SlackConfig()
+    notify: NotifyConfig = NotifyConfig()
+    notes: NotesConfig = NotesConfig()
+    steps: dict[str, StepConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _step_names(self) -> ThorConfig:
+        for name in self.steps:
+            if not STEP_NAME.match(name):
+                raise ValueError(f"step name {name!r} must be kebab-case (like split-branch)")
+        return self
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration plus where it came from."""
+
+    config: ThorConfig
+    path: Path | None  # None: built-in defaults
+    database_url: str
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def resolve(self, path: Path | str) -> Path:
+        """Relative paths in thor.toml are relative to the file itself, not to where thor runs."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def default_database_url() -> str:
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{data_home / 'thor' / 'thor.db'}"
+
+
+def find_config_path(explicit: str | Path | None) -> Path | None:
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"configuration file not found: {path}")
+        return path
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        path = Path(from_env).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"configuration file not found: {path} (from ${CONFIG_ENV})")
+        return path
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def parse_config(data: dict[str, Any], source: str = DEFAULT_CONFIG_NAME) -> ThorConfig:
+    try:
+        return ThorConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_first_error(exc)}") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"unknown key {where!r}"
+    return f"{where}: {message}" if where else message
+
+
+def load_settings(explicit_path: str | Path | None = None) -> Settings:
+    path = find_config_path(explicit_path)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+    config = parse_config(data, str(path) if path else DEFAULT_CONFIG_NAME)
+    url = os.environ.get(DATABASE_ENV) or config.database.url or default_database_url()
+    return Settings(config=config, path=path, database_url=url)

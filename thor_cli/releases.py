@@ -1,0 +1,115 @@
+"""Releases as Thor manages them: the calendar's cycles, made concrete (and possibly rescheduled) in the store."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlmodel import Session
+
+from thor_cli.calendar import Cycle
+from thor_cli.clock import as_utc
+from thor_cli.errors import UsageError
+from thor_cli.runtime import Runtime
+from thor_cli.steps.base import ReleaseInfo
+from thor_cli.store import queries
+from thor_cli.store.models import DONE_STEP_STATUSES, Release, ReleaseStatus, StepStatus
+
+_VERSION_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def release_info(release: Release, timezone: str) -> ReleaseInfo:
+    return ReleaseInfo(
+        version=release.version,
+        codename=release.codename,
+        feature_freeze=as_utc(release.feature_freeze),
+        code_freeze=as_utc(release.code_freeze),
+        integration_branch=release.integration_branch,
+        stable_branch=release.stable_branch,
+        timezone=timezone,
+    )
+
+
+def resolve_cycle(rt: Runtime, version: str) -> Cycle:
+    """The calendar cycle named ``version``; a UsageError naming the template when there is none."""
+    if not _VERSION_SHAPE.match(version):
+        raise UsageError(f"invalid version {version!r}")
+    cycle = rt.calendar.find(version)
+    if cycle is None:
+        template = rt.settings.config.schedule.version
+        raise UsageError(f"no release cycle has version {version!r} (versions look like {template!r})")
+    return cycle
+
+
+def find_release(rt: Runtime, session: Session, version: str) -> Release | None:
+    """The stored release, after checking that the version is one the calendar can have."""
+    release = queries.get_release(session, version)
+    if release is None:
+        resolve_cycle(rt, version)
+    return release
+
+
+def require_release(rt: Runtime, session: Session, version: str) -> Release:
+    release = find_release(rt, session, version)
+    if release is None:
+        raise UsageError(f"release {version} has not started (start it with `thor release start {version}`)")
+    return release
+
+
+def new_release(rt: Runtime, cycle: Cycle, *, started: bool = True) -> Release:
+    now = rt.clock.now()
+    return Release(
+        version=cycle.version,
+        codename=cycle.codename,
+        feature_freeze=cycle.feature_freeze.astimezone(UTC),
+        code_freeze=cycle.code_freeze.astimezone(UTC),
+        integration_branch=cycle.integration_branch,
+        stable_branch=cycle.stable_branch,
+        status=ReleaseStatus.ACTIVE if started else ReleaseStatus.CANCELLED,
+        started=started,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def local_midnight(day: date, rt: Runtime) -> datetime:
+    return datetime.combine(day, time(), tzinfo=rt.settings.config.schedule.tz).astimezone(UTC)
+
+
+def parse_day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"invalid {what} {text!r}: use YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class ReleaseProgress:
+    release: Release
+    done: int
+    total: int
+    next_step: str | None
+
+
+def compute_status(release: Release, statuses: dict[str, str], enabled: list[str]) -> str:
+    """active / blocked / released from the step statuses; cancelled is sticky."""
+    if release.status == ReleaseStatus.CANCELLED:
+        return ReleaseStatus.CANCELLED
+    if any(statuses.get(name) == StepStatus.FAILED for name in enabled):
+        return ReleaseStatus.BLOCKED
+    if enabled and all(statuses.get(name) in DONE_STEP_STATUSES for name in enabled):
+        return ReleaseStatus.RELEASED
+    return ReleaseStatus.ACTIVE
+
+
+def milestone_at(release: Release, milestone: str | None) -> datetime | None:
+    if milestone == "feature_freeze":
+        return as_utc(release.feature_freeze)
+    if milestone == "code_freeze":
+        return as_utc(release.code_freeze)
+    return None
+
+
+def grace(rt: Runtime) -> timedelta:
+    return timedelta(days=rt.settings.config.schedule.start_grace_days)

@@ -1,0 +1,85 @@
+"""Everything a command needs, built once from the global options: settings, clock, calendar, store."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from thor_cli.calendar import ReleaseCalendar
+from thor_cli.clock import NOW_ENV, Clock, parse_now
+from thor_cli.config import Settings, load_settings
+from thor_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from thor_cli.pipeline import Pipeline
+    from thor_cli.store import Store
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    verbose: bool = False
+    quiet: bool = False
+    # Identifies this process in leases: unique even for two ticks started in the same second.
+    owner: str = field(default_factory=lambda: f"{_who()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+    who: str = field(default_factory=_who)
+    _store: Store | None = None
+
+    @classmethod
+    def create(
+        cls, config_path: str | Path | None = None, now: str | None = None, *, verbose: bool = False, quiet: bool = False
+    ) -> Runtime:
+        settings = load_settings(config_path)
+        tz = settings.config.schedule.tz
+        start_text = now or os.environ.get(NOW_ENV)
+        try:
+            start = parse_now(start_text, tz) if start_text else None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        return cls(settings=settings, clock=Clock(start, tz), verbose=verbose, quiet=quiet)
+
+    @property
+    def config(self):  # type: ignore[no-untyped-def]
+        return self.settings.config
+
+    @cached_property
+    def calendar(self) -> ReleaseCalendar:
+        from thor_cli.codenames import load_codenames
+
+        schedule = self.settings.config.schedule
+        codenames = load_codenames(self.settings.resolve(schedule.codenames)) if schedule.codenames else {}
+        return ReleaseCalendar.from_schedule(schedule, codenames)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        from thor_cli.pipeline import build_pipeline
+
+        return build_pipeline(self.settings.config)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from thor_cli.store import open_store
+
+            self._store = open_store(self.settings.database_url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None

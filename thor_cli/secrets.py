@@ -1,0 +1,51 @@
+"""Secrets come only from the environment, and this module keeps them out of everything Thor writes.
+
+``redact`` is applied to every string that leaves Thor: step output kept in the database, event details,
+error messages and log lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+SECRET_ENV_VARS = (
+    "THOR_JENKINS_USER",
+    "THOR_JENKINS_TOKEN",
+    "THOR_JIRA_USER",
+    "THOR_JIRA_TOKEN",
+    "THOR_SLACK_TOKEN",
+    "THOR_GITHUB_TOKEN",
+)
+# Only tokens are masked wherever they appear; user names are too short and common to mask blindly.
+_MASKED_ENV_VARS = ("THOR_JENKINS_TOKEN", "THOR_JIRA_TOKEN", "THOR_SLACK_TOKEN", "THOR_GITHUB_TOKEN")
+_MASK = "***"
+# user:password@ in URLs (https://user:tok@host, postgresql://u:p@host/db)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s:]+(?::[^/@\s]*)?)@")
+# Well-known token shapes, in case one arrives from somewhere other than our environment.
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:xox[abposr]-[A-Za-z0-9-]{6,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})"
+)
+_AUTH_HEADER = re.compile(r"(?i)(authorization:\s*(?:bearer|basic|token)\s+)\S+")
+
+
+def secret(name: str) -> str | None:
+    """The value of one secret environment variable, or None when unset or empty."""
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def known_secrets() -> list[str]:
+    values = [os.environ.get(name, "") for name in _MASKED_ENV_VARS]
+    # Longest first so that a token containing another token is masked whole.
+    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+
+
+def redact(text: str | None) -> str:
+    if not text:
+        return text or ""
+    for value in known_secrets():
+        text = text.replace(value, _MASK)
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{_MASK}@", text)
+    text = _TOKEN_SHAPES.sub(_MASK, text)
+    return _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{_MASK}", text)

@@ -1,0 +1,20 @@
+"""``gate``: a manual approval. It waits until someone runs ``thor approve VERSION STEP``."""
+
+from __future__ import annotations
+
+from thor_cli.steps.base import StepContext, StepResult, StepType
+
+
+class GateStep(StepType):
+    type_name = "gate"
+    summary = "wait for a person's approval"
+    default_max_attempts = 1
+
+    def describe(self, ctx: StepContext) -> str:
+        return f"wait for `thor approve {ctx.release.version} {ctx.step_name}`"
+
+    def run(self, ctx: StepContext) -> StepResult:
+        approval = ctx.state.get("approved_by")
+        if approval:
+            return StepResult.ok(f"approved by {approval}")
+        return StepResult.wait(f"waiting for `thor approve {ctx.release.version} {ctx.step_name}`")
