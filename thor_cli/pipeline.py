@@ -71,13 +71,18 @@ def default_steps() -> dict[str, dict[str, Any]]:
     return tomllib.loads(text)["steps"]
 
 
+COMMON_KEYS = frozenset(StepConfig.model_fields)
+
+
 def _merged_tables(config: ThorConfig) -> dict[str, dict[str, Any]]:
     tables = {name: dict(table) for name, table in default_steps().items()}
     for name, override in config.steps.items():
         given = override.model_dump(exclude_unset=True)
-        given.pop("model_extra", None)
-        given.update(override.options)
-        tables[name] = {**tables.get(name, {}), **given} if name in tables else given
+        base = tables.get(name, {})
+        if "uses" in given and given["uses"] != base.get("uses"):
+            # Another type: keep the step's place (milestone, dependencies), drop the old type's own keys.
+            base = {key: value for key, value in base.items() if key in COMMON_KEYS}
+        tables[name] = {**base, **given}
     return tables
 
 

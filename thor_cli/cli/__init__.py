@@ -5,7 +5,9 @@ This is the only layer that prints or maps errors to exit codes (see ``thor_cli.
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 import typer
@@ -56,10 +58,43 @@ release_cmd.register(app)
 db_cmd.register(app)
 
 
+_GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})
+_GLOBAL_WITH_VALUE = frozenset({"--config", "--now"})
+# Options of sub-commands that take a value: the token after them is never a global option.
+_VALUE_OPTIONS = frozenset(
+    {"--reason", "--note", "--from", "--months", "--wait", "--feature-freeze", "--code-freeze", "--dir"}
+)
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Let global options follow the sub-command too: `thor tick --now 2021-09-10` is what people type."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            rest.extend(args[index:])
+            break
+        name = token.split("=", 1)[0]
+        if rest and rest[-1] in _VALUE_OPTIONS:
+            rest.append(token)
+        elif token in _GLOBAL_FLAGS or (name in _GLOBAL_WITH_VALUE and "=" in token):
+            hoisted.append(token)
+        elif token in _GLOBAL_WITH_VALUE and index + 1 < len(args):
+            hoisted.extend(args[index : index + 2])
+            index += 1
+        else:
+            rest.append(token)
+        index += 1
+    return hoisted + rest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run thor; returns the exit code. Commands signal a non-zero code with ``typer.Exit``."""
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="thor", standalone_mode=True)
+        app(args=args, prog_name="thor", standalone_mode=True)
     except SystemExit as exc:  # typer/click end every run this way, usage errors (code 2) included
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitCode.BAD_INPUT)
     except ThorError as exc:
@@ -68,4 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("thor: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("THOR_DEBUG"):
+            traceback.print_exc()
+        print(f"thor: internal error: {type(exc).__name__}: {redact(str(exc))} (set THOR_DEBUG=1 for a traceback)",
+              file=sys.stderr)  # fmt: skip
+        return int(ExitCode.STEP_FAILED)
     return 0

@@ -63,14 +63,12 @@ class EngineStepContext:
         with self._lock:
             self._state.update(values)
             with self.rt.store.session() as session:
-                run = session.get(StepRun, self.run_row.id)
-                assert run is not None
-                run.revision = self.run_row.revision
-                if not leases.update_held(
-                    session, run, self.rt.owner, state=leases.dump_state(self._state), updated_at=self.clock.now()
-                ):
-                    raise LeaseLost(f"{self.step_name}: another process took this step over")
-                self.run_row.revision = run.revision
+                updated = leases.update_held(
+                    session, self.run_row, self.rt.owner, state=leases.dump_state(self._state), updated_at=self.clock.now()
+                )
+            if updated is None:
+                raise LeaseLost(f"{self.step_name}: another process took this step over")
+            self.run_row = updated
 
     def repo_results(self, step: str | None = None) -> dict[str, RepoRecord]:
         with self.rt.store.session() as session:

@@ -142,10 +142,7 @@ def record(
         values.update(status=StepStatus.FAILED, finished_at=now, next_attempt_at=None)
     values["state"] = leases.dump_state(state)
     with rt.store.session() as session:
-        held = session.get(StepRun, run.id)
-        assert held is not None
-        held.revision = run.revision
-        if not leases.update_held(session, held, rt.owner, **values):
+        if leases.update_held(session, run, rt.owner, **values) is None:
             return Outcome(release.version, step.name, "lost", "lease lost before recording")
         if repeated_wait:
             session.commit()

@@ -98,14 +98,13 @@ class _PreviewContext(EngineStepContext):
 def _rearm(rt: Runtime, run: StepRun, *, actor: str, reason: str) -> StepRun:
     now = rt.clock.now()
     with rt.store.session() as session:
-        fresh = session.get(StepRun, run.id)
-        assert fresh is not None
-        state = leases.load_state(fresh)
+        state = leases.load_state(run)
         state.pop("_waiting", None)
-        if not leases.update_unheld(
-            session, fresh, status=StepStatus.PENDING, attempts=0, next_attempt_at=None, finished_at=None,
+        fresh = leases.update_unheld(
+            session, run, status=StepStatus.PENDING, attempts=0, next_attempt_at=None, finished_at=None,
             state=leases.dump_state(state), detail=f"re-armed: {reason}", updated_at=now,
-        ):  # fmt: skip
+        )  # fmt: skip
+        if fresh is None:
             raise Conflict(f"{run.name} changed while re-arming it; try again")
         queries.add_event(session, at=now, actor=actor, kind="rearmed", release_id=fresh.release_id, step=fresh.name,
                           message=reason)  # fmt: skip
@@ -151,14 +150,12 @@ def _finish_by_hand(
 ) -> None:
     now = rt.clock.now()
     with rt.store.session() as session:
-        fresh = session.get(StepRun, run.id)
-        assert fresh is not None
-        state = leases.load_state(fresh) | (state_update or {})
+        state = leases.load_state(run) | (state_update or {})
         state.pop("_waiting", None)
-        if not leases.update_unheld(
-            session, fresh, status=status, detail=detail, finished_at=now, next_attempt_at=None,
+        if leases.update_unheld(
+            session, run, status=status, detail=detail, finished_at=now, next_attempt_at=None,
             state=leases.dump_state(state), updated_at=now,
-        ):  # fmt: skip
+        ) is None:  # fmt: skip
             raise Conflict(f"{run.name} changed meanwhile; try again")
         queries.add_event(session, at=now, actor=rt.who, kind=kind, release_id=release.id, step=run.name, message=detail)
         notify.step_finished(rt, session, release, run.name, kind, detail, None)

@@ -48,12 +48,18 @@ def claim(
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    session.refresh(run)
-    return run
+    return _reload(session, run)
 
 
-def update_held(session: Session, run: StepRun, owner: str, **values: Any) -> bool:
-    """Write to a run we hold; False (and nothing written) if our lease was lost."""
+def _reload(session: Session, run: StepRun) -> StepRun:
+    """The row as stored now; callers may hold a copy read in another session."""
+    fresh = session.get(StepRun, run.id, populate_existing=True)
+    assert fresh is not None
+    return fresh
+
+
+def update_held(session: Session, run: StepRun, owner: str, **values: Any) -> StepRun | None:
+    """Write to a run we hold; None (and nothing written) if our lease was lost."""
     statement = (
         update(StepRun)
         .where(
@@ -66,13 +72,12 @@ def update_held(session: Session, run: StepRun, owner: str, **values: Any) -> bo
     result = session.execute(statement)
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    session.refresh(run)
-    return True
+        return None
+    return _reload(session, run)
 
 
-def update_unheld(session: Session, run: StepRun, **values: Any) -> bool:
-    """A person's change (retry, skip, approve) to a run nobody holds; False if it changed meanwhile."""
+def update_unheld(session: Session, run: StepRun, **values: Any) -> StepRun | None:
+    """A person's change (retry, skip, approve) to a run nobody holds; None if it changed meanwhile."""
     statement = (
         update(StepRun)
         .where(col(StepRun.id) == run.id, col(StepRun.revision) == run.revision)
@@ -81,9 +86,8 @@ def update_unheld(session: Session, run: StepRun, **values: Any) -> bool:
     result = session.execute(statement)
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    session.refresh(run)
-    return True
+        return None
+    return _reload(session, run)
 
 
 def load_state(run: StepRun) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Fakes for outside systems: HTTP fake servers and git repository builders."""
