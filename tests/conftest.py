@@ -1,0 +1,151 @@
+"""Fixtures shared by the whole suite: an isolated environment, both database backends, and the CLI.
+
+PostgreSQL tests use the server named by THOR_TEST_POSTGRES_URL (default: the local trust-auth server).
+Each test gets a database of its own, created and dropped here, so runs never interfere. Where no server
+answers, those tests are skipped — except in CI (CI=true), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ADMIN_URL = os.environ.get("THOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ["sqlite", "postgres"]
+SECRET_VARS = ("THOR_JENKINS_USER", "THOR_JENKINS_TOKEN", "THOR_JIRA_USER", "THOR_JIRA_TOKEN",
+               "THOR_SLACK_TOKEN", "THOR_GITHUB_TOKEN")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Never touch the real home, git config or Thor database; never reach a proxy."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    for name in ("THOR_CONFIG", "THOR_NOW", "THOR_DATABASE_URL", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+                 "https_proxy", *SECRET_VARS):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+def _postgres_available() -> str | None:
+    import psycopg2
+
+    try:
+        psycopg2.connect(_dsn(ADMIN_URL), connect_timeout=3).close()
+    except psycopg2.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg2://", "postgresql://")
+
+
+
+def create_database() -> str:
+    """A fresh PostgreSQL database; returns its URL."""
+    import psycopg2
+
+    reason = _postgres_available()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but unreachable: {reason}")
+        pytest.skip(f"PostgreSQL unreachable: {reason}")
+    name = f"thor_test_{uuid.uuid4().hex[:12]}"
+    connection = psycopg2.connect(_dsn(ADMIN_URL))
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(url: str) -> None:
+    import psycopg2
+
+    name = url.rsplit("/", 1)[1]
+    connection = psycopg2.connect(_dsn(ADMIN_URL))
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    connection.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    url = create_database()
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test using this runs twice: on an SQLite file and on a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'thor.db'}"
+        return
+    url = create_database()
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self):  # type: ignore[no-untyped-def]
+        import json
+
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def run_thor(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run the CLI in this process, as a user would type it; returns exit code and output."""
+    from thor_cli.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def thor_process(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run `python -m thor_cli` as a separate process (for concurrency and crash tests)."""
+    return subprocess.run(
+        [sys.executable, "-m", "thor_cli", *args],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write_config(path: Path, text: str, database_url: str | None = None) -> Path:
+    """A thor.toml; the database URL (if given) goes in [database] so child processes find it too."""
+    body = f'[database]\nurl = "{database_url}"\n\n{text}' if database_url else text
+    path.write_text(body, encoding="utf-8")
+    return path
