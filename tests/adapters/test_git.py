@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import os
+import shutil
 import socket
+import ssl
 import subprocess
+import threading
 
 import pytest
 
@@ -115,7 +119,7 @@ def test_cut_push_rejected_raises_and_leaves_remote_alone(remote, url):
     with pytest.raises(GitError) as info:
         git.cut_branch(url, "integration202109", "master")
     message = str(info.value)
-    assert message.startswith("fence: push of integration202109 rejected:")
+    assert "fence: push of integration202109 rejected:" in message
     assert "pre-receive hook declined" in message and "pushes are frozen" in message
     assert g.all_refs(remote) == before
 
@@ -177,12 +181,19 @@ def test_merge_fast_forward_then_idempotent(remote, url):
 
 def test_merge_with_merge_commit(remote, url):
     g.set_ref(remote, "stable", g.heads(remote)["master"])
-    hotfix = g.commit_on(remote, "stable", {"service/app.py": "def create_app():\n    return {'x': 1}\n"}, "Hotfix")
+    hotfix = g.commit_on(
+        remote, "stable", {"service/app.py": "def create_app():\n    return {'x': 1}\n"}, "Hotfix"
+    )
     g.add_pr(remote, 10, "Add metrics", files={"service/metrics.py": "COUNT = 0\n"})
     integration = cut_integration(remote, url)
 
     plan = git.plan_merge(url, "integration202109", "stable")
-    assert (plan.kind, plan.stable_sha, plan.integration_sha, plan.conflicts) == ("merge", hotfix, integration, [])
+    assert (plan.kind, plan.stable_sha, plan.integration_sha, plan.conflicts) == (
+        "merge",
+        hotfix,
+        integration,
+        [],
+    )
     result = git.merge_and_tag(url, plan, tag="2021.09", message=RELEASE)
     stable = g.heads(remote)["stable"]
     assert (result.status, result.stable_sha, result.tag_status) == ("merged", stable, "created")
@@ -246,7 +257,12 @@ def test_tag_on_another_commit_is_a_conflict_and_stable_is_untouched(remote, url
     plan = git.plan_merge(url, "integration202109", "stable")
     assert plan.kind == "fast-forward"
     result = git.merge_and_tag(url, plan, tag="2021.09", message=RELEASE)
-    assert (result.status, result.tag_status, result.ok, result.stable_sha) == ("skipped", "conflict", False, first)
+    assert (result.status, result.tag_status, result.ok, result.stable_sha) == (
+        "skipped",
+        "conflict",
+        False,
+        first,
+    )
     assert "2021.09" in result.detail
     assert g.all_refs(remote) == before
 
@@ -258,7 +274,7 @@ def test_merge_refuses_when_stable_moved_since_the_plan(remote, url):
     plan = git.plan_merge(url, "integration202109", "stable")
     g.commit_on(remote, "stable", {"hot.txt": "fix\n"}, "Hotfix after the plan")
     before = g.all_refs(remote)
-    with pytest.raises(GitError, match="moved .* since the merge was planned"):
+    with pytest.raises(GitError, match=r"moved .* since the merge was planned"):
         git.merge_and_tag(url, plan, tag="2021.09", message=RELEASE)
     assert g.all_refs(remote) == before
 
@@ -370,3 +386,88 @@ def test_credentials_in_url_are_redacted(monkeypatch):
         git.default_branch(url)
     assert "s3cr3t-passw0rd" not in str(info.value) and "s3cr3t-passw0rd" not in info.value.output
     assert str(info.value).startswith("uc-cdis/fence: ")
+
+
+@pytest.fixture
+def https_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 that answers 401 to everything and records the Authorization headers."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    seen: list[str | None] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="GitHub"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}", cert, seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_token_is_sent_as_a_header_and_a_refusal_never_prompts(https_server, monkeypatch):
+    base, cert, seen = https_server
+    monkeypatch.setenv("GIT_SSL_CAINFO", str(cert))
+    monkeypatch.setenv("THOR_GITHUB_TOKEN", TOKEN)
+    monkeypatch.setattr("thor_cli.adapters.git_base.GIT_TIMEOUT", 30.0)  # a prompt would hang until this
+    with pytest.raises(GitError) as info:
+        git.remote_heads(f"{base}/uc-cdis/fence.git", "master")
+    assert seen and seen[0] == "Basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+    assert "terminal prompts disabled" in str(info.value) or "Authentication failed" in str(info.value)
+    assert TOKEN not in str(info.value) + info.value.output
+
+
+# --- concurrent changes ----------------------------------------------------------------------------------
+
+
+def hide_ref_once(monkeypatch, ref):
+    """Make the adapter's first look miss ``ref``, as if another process created it just after we looked."""
+    from thor_cli.adapters import git_branch
+
+    real = git_branch.ls_remote
+    calls = []
+
+    def stale(url, *patterns, **kw):
+        refs, symrefs = real(url, *patterns, **kw)
+        calls.append(patterns)
+        if len(calls) == 1:
+            refs.pop(ref, None)
+        return refs, symrefs
+
+    monkeypatch.setattr(git_branch, "ls_remote", stale)
+
+
+def test_concurrent_creator_at_our_sha_makes_the_cut_exist(remote, url, monkeypatch):
+    master = cut_integration(remote, url)
+    hide_ref_once(monkeypatch, "refs/heads/integration202109")
+    result = git.cut_branch(url, "integration202109", "master")
+    assert (result.status, result.sha) == ("exists", master)
+
+
+def test_concurrent_creator_elsewhere_makes_the_cut_a_conflict(remote, url, monkeypatch):
+    old = g.heads(remote)["master"]
+    g.set_ref(remote, "integration202109", old)
+    new = g.commit_on(remote, "master", {"late.txt": "x\n"}, "Late")
+    hide_ref_once(monkeypatch, "refs/heads/integration202109")
+    result = git.cut_branch(url, "integration202109", "master")
+    assert (result.status, result.sha, result.previous_sha) == ("conflict", new, old)
+    assert g.heads(remote)["integration202109"] == old

@@ -1,1 +1,1 @@
-"""Fakes for outside systems: HTTP fake servers and git repository builders."""
+"""HTTP fakes of JIRA, Jenkins and Slack for tests (see tests/fakes/http.py)."""

@@ -70,7 +70,12 @@ DEFAULT_HISTORY: list[HistoryItem] = [
         },
     ),
     PR(1, "Add health check endpoint", {"service/health.py": "def health():\n    return 'ok'\n"}),
-    PR(2, "Fix token refresh on expiry", {"service/auth.py": "def refresh(token):\n    return token\n"}, squash=True),
+    PR(
+        2,
+        "Fix token refresh on expiry",
+        {"service/auth.py": "def refresh(token):\n    return token\n"},
+        squash=True,
+    ),
     Change("Update README", {"README.md": "# Service\n\nA Gen3 microservice. See docs/.\n"}),
 ]
 

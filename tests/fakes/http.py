@@ -122,7 +122,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class FakeServer:
-    """Base class: subclasses register routes with ``route`` and may override ``check_auth``/``fault_response``."""
+    """Base of the fakes: subclasses add ``route``s and may override ``check_auth`` and ``fault_response``."""
 
     name = "fake"
 
@@ -137,7 +137,7 @@ class FakeServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------------------------
+    # -- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> Self:
         if self._httpd is not None:
@@ -147,7 +147,10 @@ class FakeServer:
         self._port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"{self.name}-{self._port}", daemon=True
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.name}-{self._port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -191,9 +194,11 @@ class FakeServer:
     ) -> None:
         self.stop()
 
-    # -- fault injection and inspection ---------------------------------------------------------------------
+    # -- fault injection and inspection -------------------------------------------------------------
 
-    def fail_next(self, n: int = 1, status: int = 500, retry_after: int | None = None, body: str | None = None) -> None:
+    def fail_next(
+        self, n: int = 1, status: int = 500, retry_after: int | None = None, body: str | None = None
+    ) -> None:
         """Answer the next ``n`` requests with ``status`` (429 with ``Retry-After: retry_after``)."""
         with self.lock:
             self._faults.extend(Fault(status, retry_after, body) for _ in range(n))
@@ -206,11 +211,9 @@ class FakeServer:
     def count(self, method: str | None = None, path_contains: str = "") -> int:
         """How many requests matched ``method`` (any when None) with ``path_contains`` in their path."""
         with self.lock:
-            return sum(
-                1 for m, p in self.requests if (method is None or m == method) and path_contains in p
-            )
+            return sum(1 for m, p in self.requests if (method is None or m == method) and path_contains in p)
 
-    # -- request handling -----------------------------------------------------------------------------------
+    # -- request handling ---------------------------------------------------------------------------
 
     def route(self, method: str, pattern: str, handler: Handler) -> None:
         """Answer ``method`` (or "*" for any) requests whose decoded path fully matches ``pattern``."""

@@ -109,7 +109,7 @@ class FakeJenkins(FakeServer):
         self.route("POST", r"/queue/cancelItem", self._cancel_item)
         self.route("*", _JOB_PATH.pattern, self._job_request)
 
-    # -- test controls ----------------------------------------------------------------------------------------
+    # -- test controls ------------------------------------------------------------------------------
 
     def add_job(
         self,
@@ -125,8 +125,10 @@ class FakeJenkins(FakeServer):
             self.jobs[job.name] = job
             return job
 
-    def set_outcome(self, job: str, outcome: str, *, polls_until_done: int = 0, queue_polls: int | None = None) -> None:
-        """The result of the job's next builds, after how many polls of the build; creates the job if needed."""
+    def set_outcome(
+        self, job: str, outcome: str, *, polls_until_done: int = 0, queue_polls: int | None = None
+    ) -> None:
+        """The result of the job's next builds and after how many polls of each; creates the job if needed."""
         with self.lock:
             fake_job = self.jobs.get(job) or self.add_job(job)
             fake_job.outcome = outcome
@@ -157,7 +159,7 @@ class FakeJenkins(FakeServer):
         with self.lock:
             return list(self.jobs[job].builds)
 
-    # -- state changes ----------------------------------------------------------------------------------------
+    # -- state changes ------------------------------------------------------------------------------
 
     def _build(self, job: str, number: int) -> FakeBuild:
         return next(b for b in self.jobs[job].builds if b.number == number)
@@ -194,7 +196,7 @@ class FakeJenkins(FakeServer):
         else:
             self._start(item)
 
-    # -- JSON shapes ------------------------------------------------------------------------------------------
+    # -- JSON shapes --------------------------------------------------------------------------------
 
     def _job_url(self, name: str) -> str:
         return f"{self.url}/" + "/".join(f"job/{quote(p, safe='')}" for p in name.split("/")) + "/"
@@ -202,7 +204,11 @@ class FakeJenkins(FakeServer):
     def _build_ref(self, build: FakeBuild | None) -> dict[str, Any] | None:
         if build is None:
             return None
-        return {"_class": BUILD_CLASS, "number": build.number, "url": f"{self._job_url(build.job)}{build.number}/"}
+        return {
+            "_class": BUILD_CLASS,
+            "number": build.number,
+            "url": f"{self._job_url(build.job)}{build.number}/",
+        }
 
     def _build_json(self, build: FakeBuild) -> dict[str, Any]:
         actions: list[dict[str, Any]] = []
@@ -281,7 +287,12 @@ class FakeJenkins(FakeServer):
 
     def _job_summary(self, name: str) -> dict[str, Any]:
         if name in self.jobs:
-            return {"_class": JOB_CLASS, "name": name.rsplit("/", 1)[-1], "url": self._job_url(name), "color": "blue"}
+            return {
+                "_class": JOB_CLASS,
+                "name": name.rsplit("/", 1)[-1],
+                "url": self._job_url(name),
+                "color": "blue",
+            }
         return {"_class": FOLDER_CLASS, "name": name.rsplit("/", 1)[-1], "url": self._job_url(name)}
 
     def _queue_item(self, item: FakeQueueItem) -> dict[str, Any]:
@@ -295,12 +306,19 @@ class FakeJenkins(FakeServer):
             "inQueueSince": item.in_queue_since_ms,
             "params": "".join(f"\n{k}={v}" for k, v in item.params.items()),
             "stuck": False,
-            "task": {"_class": JOB_CLASS, "name": job.short_name, "url": self._job_url(job.name), "color": "blue"},
+            "task": {
+                "_class": JOB_CLASS,
+                "name": job.short_name,
+                "url": self._job_url(job.name),
+                "color": "blue",
+            },
             "url": f"queue/item/{item.id}/",
             "why": "Waiting for next available executor",
         }
         if item.cancelled:
-            data.update({"_class": "hudson.model.Queue$LeftItem", "cancelled": True, "why": None, "executable": None})
+            data.update(
+                {"_class": "hudson.model.Queue$LeftItem", "cancelled": True, "why": None, "executable": None}
+            )
         elif item.build is not None:
             data.update(
                 {
@@ -312,7 +330,7 @@ class FakeJenkins(FakeServer):
             )
         return data
 
-    # -- routes -----------------------------------------------------------------------------------------------
+    # -- routes -------------------------------------------------------------------------------------
 
     def check_auth(self, request: Request) -> Response | None:
         credentials = basic_credentials(request)
@@ -348,7 +366,11 @@ class FakeJenkins(FakeServer):
         if not self.crumbs:
             return self.not_found(request)
         return Response.json(
-            {"_class": "hudson.security.csrf.DefaultCrumbIssuer", "crumb": CRUMB, "crumbRequestField": "Jenkins-Crumb"}
+            {
+                "_class": "hudson.security.csrf.DefaultCrumbIssuer",
+                "crumb": CRUMB,
+                "crumbRequestField": "Jenkins-Crumb",
+            }
         )
 
     def _whoami(self, request: Request, match: re.Match[str]) -> Response:
@@ -459,7 +481,7 @@ def _parameters_action(params: dict[str, str]) -> dict[str, Any]:
     }
 
 
-# -- the ``tree`` query parameter: "builds[number,actions[parameters[name,value]]]{0,20}" ------------------------
+# -- the ``tree`` query parameter: "builds[number,actions[parameters[name,value]]]{0,20}" -----------
 
 _TreeSpec = dict[str, tuple["_TreeSpec | None", "tuple[int | None, int | None] | None"]]
 _TREE_TOKEN = re.compile(r"\s*([\w$]+|[\[\]{},])")

@@ -109,15 +109,20 @@ def run_git(
     url: str,
     what: str,
     check: bool = True,
-    timeout: float = GIT_TIMEOUT,
+    timeout: float | None = None,
     input: str | None = None,
 ) -> proc.ProcResult:
     """Run ``git ARGS``; a failure becomes a ``GitError`` "LABEL: WHAT failed: REASON"."""
+    timeout = timeout or GIT_TIMEOUT
     try:
         return proc.run(["git", *args], env=git_env(url), timeout=timeout, check=check, input=input)
     except CommandError as exc:
         if exc.returncode is None:
-            reason = exc.message if exc.message.startswith("program not found") else f"timed out after {timeout:g}s"
+            reason = (
+                exc.message
+                if exc.message.startswith("program not found")
+                else f"timed out after {timeout:g}s"
+            )
         else:
             reason = summarize(exc.output) or f"git exited {exc.returncode}"
         raise GitError(f"{repo_label(url)}: {what} failed: {reason}", output=exc.output) from None
@@ -188,8 +193,11 @@ def tag_sha(url: str, tag: str) -> str | None:
 @dataclass(frozen=True)
 class PushOutcome:
     ok: bool
-    summary: str  # e.g. "[new branch]", "[rejected] (stale info)", "[remote rejected] (pre-receive hook declined)"
+    summary: (
+        str  # e.g. "[new branch]", "[rejected] (stale info)", "[remote rejected] (pre-receive hook declined)"
+    )
     stale: bool  # rejected because the lease did not hold: someone else changed the ref
+    up_to_date: bool = False  # the remote ref was already at the pushed SHA: nothing changed
 
 
 class Scratch:
@@ -218,7 +226,9 @@ class Scratch:
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         result = self.git("merge-base", "--is-ancestor", ancestor, descendant, check=False)
         if result.returncode not in (0, 1):
-            raise GitError(f"{self.label}: merge-base failed: {summarize(result.output)}", output=result.output)
+            raise GitError(
+                f"{self.label}: merge-base failed: {summarize(result.output)}", output=result.output
+            )
         return result.returncode == 0
 
     def push(self, refspec: str, *, lease: str) -> PushOutcome:
@@ -231,7 +241,8 @@ class Scratch:
                 remote = [ln.strip() for ln in result.stderr.splitlines() if ln.startswith("remote:")]
                 summary = parts[2] + (f" ({remote[0]})" if remote and parts[0] == "!" else "")
                 ok = parts[0] != "!" and result.returncode == 0
-                return PushOutcome(ok, summary, stale="stale info" in parts[2] or "fetch first" in parts[2])
+                stale = "stale info" in parts[2] or "fetch first" in parts[2]
+                return PushOutcome(ok, summary, stale=stale, up_to_date=parts[0] == "=")
         raise GitError(f"{self.label}: push failed: {summarize(result.output)}", output=result.output)
 
 
@@ -239,6 +250,8 @@ class Scratch:
 def scratch(url: str) -> Iterator[Scratch]:
     with tempfile.TemporaryDirectory(prefix="thor-git-") as tmp:
         repo = Scratch(url, Path(tmp) / "scratch.git")
-        run_git(["--git-dir", str(repo.path), "init", "--bare", "--quiet", "--template="], url=url, what="init")
+        run_git(
+            ["--git-dir", str(repo.path), "init", "--bare", "--quiet", "--template="], url=url, what="init"
+        )
         repo.git("remote", "add", "origin", url)
         yield repo

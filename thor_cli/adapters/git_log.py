@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from thor_cli.adapters.git_base import GitError, head_ref, is_sha, ls_remote, peeled, repo_label, scratch, tag_ref
+from thor_cli.adapters.git_base import (
+    GitError,
+    head_ref,
+    is_sha,
+    ls_remote,
+    peeled,
+    repo_label,
+    scratch,
+    tag_ref,
+)
 
 FALLBACK_LIMIT = 200  # commits listed when the previous release cannot be found
 _ABBREVIATED_SHA = re.compile(r"^[0-9a-f]{7,64}$")
@@ -31,7 +41,9 @@ class PullRef:
 class CommitLog(list[Commit]):
     """Commits, newest first. ``note`` says why the list may be incomplete (the start was not found)."""
 
-    def __init__(self, commits: Iterable[Commit] = (), *, since_sha: str | None = None, note: str | None = None):
+    def __init__(
+        self, commits: Iterable[Commit] = (), *, since_sha: str | None = None, note: str | None = None
+    ):
         super().__init__(commits)
         self.since_sha = since_sha
         self.note = note
@@ -58,10 +70,8 @@ def first_parent_log(
         elif since and _ABBREVIATED_SHA.match(since):
             repo.fetch(until_sha, filter="tree:0")
             if is_sha(since) and not repo.has_commit(since):
-                try:
+                with contextlib.suppress(GitError):  # not on the remote: fall back below
                     repo.fetch(since, filter="tree:0", depth=1)
-                except GitError:
-                    pass  # not on the remote: fall back below
             since_sha = repo.has_commit(since)
         else:
             repo.fetch(until_sha, filter="tree:0", depth=limit)
@@ -78,7 +88,7 @@ def _log(repo, *args: str) -> list[Commit]:
     commits = []
     for record in output.split("\x1e"):
         if record.strip():
-            sha, subject, body = (record.split("\x1f", 2) + ["", ""])[:3]
+            sha, subject, body = [*record.split("\x1f", 2), "", ""][:3]
             commits.append(Commit(sha.strip(), subject.strip(), body.strip()))
     return commits
 

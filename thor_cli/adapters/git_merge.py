@@ -39,11 +39,12 @@ class MergePlan:
     @property
     def detail(self) -> str:
         i, s = self.integration_branch, self.stable_branch
+        old, new = short(self.stable_sha), short(self.integration_sha)
         return {
-            "up-to-date": f"{s} ({short(self.stable_sha)}) already contains {i}",
-            "fast-forward": f"{s} fast-forwards from {short(self.stable_sha)} to {short(self.integration_sha)}",
-            "merge": f"{i} ({short(self.integration_sha)}) merges cleanly into {s} ({short(self.stable_sha)})",
-            "create": f"{s} does not exist; it will be created at {short(self.integration_sha)}",
+            "up-to-date": f"{s} ({old}) already contains {i}",
+            "fast-forward": f"{s} fast-forwards from {old} to {new}",
+            "merge": f"{i} ({new}) merges cleanly into {s} ({old})",
+            "create": f"{s} does not exist; it will be created at {new}",
             "conflict": f"merging {i} into {s} conflicts in: {', '.join(self.conflicts)}",
             "missing-branch": f"{i} does not exist",
         }[self.kind]
@@ -106,7 +107,11 @@ def merge_and_tag(repo_url: str, plan: MergePlan, *, tag: str, message: str) -> 
                 f"{repo_label(repo_url)}: {stable_branch} moved from {short(plan.stable_sha)} to "
                 f"{short(stable_now)} since the merge was planned; plan again"
             )
-    target = {"up-to-date": stable_now, "fast-forward": plan.integration_sha, "create": plan.integration_sha}.get(kind)
+    target = {
+        "up-to-date": stable_now,
+        "fast-forward": plan.integration_sha,
+        "create": plan.integration_sha,
+    }.get(kind)
     if tagged and tagged != target:
         detail = (
             f"tag {tag} already exists on {short(tagged)}, not on the release commit; "
@@ -130,8 +135,13 @@ def merge_and_tag(repo_url: str, plan: MergePlan, *, tag: str, message: str) -> 
             tag_status: TagStatus = "exists"
         else:
             tag_status = _push_tag(repo, tag, target or "", message)
-    verb = {"up-to-date": "already contained", "fast-forward": "fast-forwarded to", "merged": "merged"}
-    what = f"{stable_branch} {verb.get(status, 'created with')} {integration_branch} at {short(target)}"
+    s, i, at = stable_branch, integration_branch, short(target)
+    what = {
+        "up-to-date": f"{s} ({at}) already contains {i}",
+        "fast-forward": f"{s} fast-forwarded to {i} ({at})",
+        "merged": f"{i} merged into {s} ({at})",
+        "created": f"{s} created at {i} ({at})",
+    }[status]
     tag_text = {"created": "tagged", "exists": "tag already there", "conflict": "tag is on another commit"}
     return MergeResult(status, target, tag_status, f"{what}; {tag} {tag_text[tag_status]}")
 
@@ -150,6 +160,8 @@ def _push_stable(repo: Scratch, kind: str, stable_ref: str, old: str | None, tar
     if kind == "up-to-date":
         return "up-to-date"
     pushed = repo.push(f"{target}:{stable_ref}", lease=f"{stable_ref}:{old or ''}")
+    if pushed.ok and pushed.up_to_date:
+        return "up-to-date"
     if not pushed.ok:
         now = ls_remote(repo.url, stable_ref)[0].get(stable_ref)
         if now != target:
@@ -163,7 +175,7 @@ def _push_tag(repo: Scratch, tag: str, target: str, message: str) -> TagStatus:
     repo.git("tag", "--annotate", "--cleanup=whitespace", "--file=-", tag, target, input=message, what="tag")
     pushed = repo.push(f"{ref}:{ref}", lease=f"{ref}:")
     if pushed.ok:
-        return "created"
+        return "exists" if pushed.up_to_date else "created"
     refs, _ = ls_remote(repo.url, ref, f"{ref}^{{}}")
     now = peeled(refs, ref)
     if now == target:

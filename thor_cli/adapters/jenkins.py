@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from thor_cli.config import Settings
 
 
-
 def _builds_tree(limit: int) -> str:
     """One request for the newest builds with what find_build compares, instead of one per build."""
     return f"builds[number,url,building,result,duration,actions[_class,parameters[name,value]]]{{0,{limit}}}"
@@ -119,7 +118,7 @@ class JenkinsClient:
             raise ConfigError("THOR_JENKINS_TOKEN is not set")
         return cls(config.url, user, token, timeout=config.timeout)
 
-    # -- plumbing -----------------------------------------------------------------------------------------
+    # -- plumbing -----------------------------------------------------------------------------------
 
     def _jenkins(self) -> Jenkins:
         if self._server is None:
@@ -155,7 +154,9 @@ class JenkinsClient:
         except JenkinsException as exc:
             raise self._api_error(action, _http_status(exc), exc) from None
         except ValueError:
-            raise StepError(f"Jenkins at {self.url} answered {action} with something that is not JSON") from None
+            raise StepError(
+                f"Jenkins at {self.url} answered {action} with something that is not JSON"
+            ) from None
 
     def _api_error(self, action: str, status: int | None, exc: BaseException) -> ThorError:
         if status in (401, 403):
@@ -170,7 +171,7 @@ class JenkinsClient:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return StepError(f"Jenkins could not {action}: {one_line(first)}")
 
-    # -- operations ---------------------------------------------------------------------------------------
+    # -- operations ---------------------------------------------------------------------------------
 
     def version(self) -> str:
         """The Jenkins version; authenticates, so it also checks the credentials (``thor doctor``)."""
@@ -178,7 +179,9 @@ class JenkinsClient:
 
         with self._errors("read its version"):
             # python-jenkins' get_version() sends no credentials and fails on Jenkins without anonymous read.
-            response = self._jenkins().jenkins_request(requests.Request("GET", f"{self.url}/"), add_crumb=False)
+            response = self._jenkins().jenkins_request(
+                requests.Request("GET", f"{self.url}/"), add_crumb=False
+            )
         version = response.headers.get("X-Jenkins")
         if not version:
             raise ServiceUnavailable(redact(f"{self.url} does not look like Jenkins (no X-Jenkins header)"))
@@ -221,7 +224,9 @@ class JenkinsClient:
                 # Jenkins redirects instead of queueing when an identical item is already waiting.
                 queued = self.find_queued(job, params)
                 if queued is None:
-                    raise StepError(f"Jenkins did not queue a build of {job} (no queue item in its answer)") from None
+                    raise StepError(
+                        f"Jenkins did not queue a build of {job} (no queue item in its answer)"
+                    ) from None
                 return queued
 
     def resolve_queue(self, queue_id: int) -> int | None:

@@ -1,7 +1,7 @@
 """JIRA: the release's fix version and its release tasks, through the ``jira`` client library.
 
-Every operation looks before it acts, so a tick that died half-way can simply run again. Errors leave this
-module as ``ThorError``s with one redacted line; the ``jira`` import is deferred so ``thor status`` stays fast.
+Every operation looks before it acts, so a tick that died half-way can simply run again. Errors leave
+this module as ``ThorError``s with one redacted line; ``jira`` is imported lazily so ``thor status`` is fast.
 
 ``describe_connection_error`` and ``network_error`` are shared with the Jenkins and Slack adapters.
 """
@@ -146,7 +146,7 @@ class JiraClient:
             raise ConfigError("THOR_JIRA_TOKEN is not set")
         return cls(config.url, user, token, timeout=config.timeout)
 
-    # -- plumbing -----------------------------------------------------------------------------------------
+    # -- plumbing -----------------------------------------------------------------------------------
 
     def _client(self) -> JIRA:
         """The ``jira.JIRA`` object, made on first use (its constructor already calls serverInfo)."""
@@ -191,7 +191,7 @@ class JiraClient:
         where = f"HTTP {status}" if status else "no HTTP status"
         return StepError(redact(f"JIRA could not {action} ({where})" + (f": {detail}" if detail else "")))
 
-    # -- operations ---------------------------------------------------------------------------------------
+    # -- operations ---------------------------------------------------------------------------------
 
     def server_info(self) -> dict[str, Any]:
         jira = self._client()
@@ -235,7 +235,7 @@ class JiraClient:
         return JiraVersion.from_raw(created.raw), True
 
     def mark_released(self, project: str, name: str, release_date: date) -> tuple[JiraVersion, bool]:
-        """Mark the version released. Returns (version, changed); an already released version is left alone."""
+        """Mark the version released. Returns (version, changed); a released version is left alone."""
         resource = self._find_version_resource(project, name)
         if resource is None:
             raise StepError(f"JIRA version {name} does not exist in project {project}")
@@ -250,7 +250,9 @@ class JiraClient:
         jql = f'project = "{_jql_escape(project)}" AND summary ~ "{_jql_escape(words)}" ORDER BY key ASC'
         jira = self._client()
         with self._errors(f"search project {project} for {summary!r}"):
-            found = jira.search_issues(jql, maxResults=50, fields="summary,subtasks,issuetype", json_result=True)
+            found = jira.search_issues(
+                jql, maxResults=50, fields="summary,subtasks,issuetype", json_result=True
+            )
         issues = found.get("issues", []) if isinstance(found, dict) else []
         # ``~`` is a fuzzy text search: keep only an exact summary match.
         return next((i for i in issues if i.get("fields", {}).get("summary") == summary), None)

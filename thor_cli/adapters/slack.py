@@ -64,7 +64,7 @@ class SlackClient:
             raise ConfigError("THOR_SLACK_TOKEN is not set")
         return cls(token, base_url=config.base_url, timeout=config.timeout)
 
-    # -- plumbing -----------------------------------------------------------------------------------------
+    # -- plumbing -----------------------------------------------------------------------------------
 
     def _web(self) -> WebClient:
         if self._client is None:
@@ -81,7 +81,7 @@ class SlackClient:
                 timeout=self.timeout,  # type: ignore[arg-type]  # urlopen takes float seconds too
                 retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=self.max_rate_limit_retries)],
             )
-            # slack_sdk takes HTTP(S)_PROXY from the environment but ignores NO_PROXY; honour it like requests.
+            # slack_sdk reads HTTP(S)_PROXY from the environment but ignores NO_PROXY: honour it here.
             host = urlparse(self.base_url).hostname or ""
             if client.proxy and proxy_bypass(host):
                 client.proxy = None
@@ -111,7 +111,9 @@ class SlackClient:
     def _api_error(self, action: str, status: int | None, error: str | None) -> ThorError:
         if status == 429 or error == "ratelimited":
             retries = self.max_rate_limit_retries
-            return ServiceUnavailable(f"Slack is rate limiting Thor (still ratelimited after {retries} retries)")
+            return ServiceUnavailable(
+                f"Slack is rate limiting Thor (still ratelimited after {retries} retries)"
+            )
         if error in _AUTH_ERRORS:
             return ServiceUnavailable(f"Slack rejected the token ({error})")
         if status is not None and status >= 500:
@@ -119,7 +121,7 @@ class SlackClient:
         code = one_line(error) if error else f"HTTP {status}"
         return StepError(f"Slack could not {action}: {code}")
 
-    # -- operations ---------------------------------------------------------------------------------------
+    # -- operations ---------------------------------------------------------------------------------
 
     def auth_test(self) -> dict[str, Any]:
         """Who the token belongs to (``thor doctor``)."""

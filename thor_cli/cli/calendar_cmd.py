@@ -71,4 +71,4 @@ def calendar(
         for c in cycles
     ]  # fmt: skip
     columns = ("Version", "Codename", "Feature freeze", "Code freeze", "Integration branch", "Phase", "")
-    render.console().print(render.table(f"Release calendar ({cal.tz.key})", columns, rows))
+    render.emit(f"Release calendar ({cal.tz.key})", columns, rows)

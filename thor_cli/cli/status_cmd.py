@@ -38,7 +38,7 @@ def status(
             for r in releases
         ]  # fmt: skip
         columns = ("Version", "Codename", "Status", "Feature freeze", "Code freeze", "Steps", "Next step")
-        render.console().print(render.table("Releases", columns, rows))
+        render.emit("Releases", columns, rows)
         return
     detail = release_detail(rt, version)
     if as_json:
@@ -57,7 +57,7 @@ def status(
         for s in detail["steps"]
     ]  # fmt: skip
     columns = ("Step", "Status", "Attempts", "Started", "Finished", "Detail / link")
-    render.console().print(render.table(heading, columns, rows))
+    render.emit(heading, columns, rows)
 
 
 def log(

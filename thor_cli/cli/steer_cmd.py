@@ -75,7 +75,7 @@ def steps(
         for d in data
     ]  # fmt: skip
     columns = ("#", "Step", "Type", "On", "After", "Enabled", "Timeout", "Attempts", "Retry after")
-    render.console().print(render.table("Pipeline", columns, rows))
+    render.emit("Pipeline", columns, rows)
 
 
 def retry(

@@ -53,6 +53,6 @@ def _print_plan(rt, engine) -> int:  # type: ignore[no-untyped-def]
             status = decision.run.status if decision.run else "pending"
             action = f"would {decision.mode}" if decision.due else decision.reason
             rows.append((decision.step.name, render.status_text(status), action))
-        out.print(render.table(f"{plan.version} ({plan.status})", ("Step", "Status", "Plan"), rows))
+        render.emit(f"{plan.version} ({plan.status})", ("Step", "Status", "Plan"), rows)
     if to_start:
         out.print("Steps of releases that would start are planned by the tick that starts them.")
