@@ -28,7 +28,20 @@ from pathlib import Path
 
 from thor_cli.adapters import git
 
-WORDS = "release stable token fence indexd sheepdog peregrine arborist metadata upload manifest index".split()
+WORDS = [
+    "release",
+    "stable",
+    "token",
+    "fence",
+    "indexd",
+    "sheepdog",
+    "peregrine",
+    "arborist",
+    "metadata",
+    "upload",
+    "manifest",
+    "index",
+]
 IDENTITY = "Gen3 Developer <dev@example.org>"
 
 
@@ -111,6 +124,7 @@ def make_repos(root: Path, count: int, args: argparse.Namespace) -> list[str]:
 
 
 def timed(label: str, func) -> float:
+    os.sync()  # let the writes of the previous phase reach the disk first: they would slow this one down
     start = time.perf_counter()
     func()
     elapsed = time.perf_counter() - start

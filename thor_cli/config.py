@@ -120,7 +120,10 @@ class JiraConfig(Section):
     project: str | None = None
     description: str = "Gen3 Core Release {version}{codename_suffix}"
     create_tasks: bool = False
+    subtask_type: str = "Sub-task"  # "Subtask" on Atlassian Cloud
     timeout: float = Field(default=30, gt=0)
+    # The jira library sleeps 20-60 s between retries of a failed connection: keep a down JIRA quick to report.
+    max_retries: int = Field(default=1, ge=0, le=10)
 
 
 class JenkinsConfig(Section):
@@ -132,6 +135,7 @@ class SlackConfig(Section):
     channel: str | None = None
     base_url: str = "https://slack.com/api/"
     timeout: float = Field(default=30, gt=0)
+    max_rate_limit_retries: int = Field(default=2, ge=0, le=10)
 
 
 class NotifyConfig(Section):

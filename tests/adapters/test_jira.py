@@ -29,8 +29,9 @@ def settings_with(**jira: object) -> Settings:
 
 
 def ensure(client: JiraClient, name: str = "2024.05") -> tuple[JiraVersion, bool]:
-    return client.ensure_version("GEN3", name, description="Gen3 Core Release 2024.05", start_date=START,
-                                 release_date=RELEASE)  # fmt: skip
+    return client.ensure_version(
+        "GEN3", name, description="Gen3 Core Release 2024.05", start_date=START, release_date=RELEASE
+    )
 
 
 def test_server_info(jira_fake: FakeJira) -> None:
@@ -44,8 +45,11 @@ def test_ensure_version_creates_it_once(jira_fake: FakeJira) -> None:
     version, created = ensure(client)
     assert created
     assert (version.name, version.released, version.start_date, version.release_date) == (
-        "2024.05", False, "2024-05-10", "2024-05-24",
-    )  # fmt: skip
+        "2024.05",
+        False,
+        "2024-05-10",
+        "2024-05-24",
+    )
     assert version.self_url.startswith(jira_fake.url)
     again, created_again = ensure(client)
     assert (again, created_again) == (version, False)
@@ -98,7 +102,7 @@ def test_mark_released_is_idempotent(jira_fake: FakeJira) -> None:
 
 
 def test_mark_released_of_a_missing_version_is_a_step_error(jira_fake: FakeJira) -> None:
-    with pytest.raises(StepError, match="JIRA version 2024.05 does not exist in project GEN3"):
+    with pytest.raises(StepError, match=r"JIRA version 2024\.05 does not exist in project GEN3"):
         client_for(jira_fake).mark_released("GEN3", "2024.05", RELEASE)
 
 
@@ -110,7 +114,10 @@ def test_release_tasks_are_created_once_and_missing_subtasks_added(jira_fake: Fa
     assert (key, created) == ("GEN3-1", True)
     assert jira_fake.issues_created == 3
 
-    assert client.ensure_release_tasks("GEN3", "2024.05", summary, ["Cut branches", "Deploy to QA"]) == (key, False)
+    assert client.ensure_release_tasks("GEN3", "2024.05", summary, ["Cut branches", "Deploy to QA"]) == (
+        key,
+        False,
+    )
     assert jira_fake.issues_created == 3
 
     more = ["Cut branches", "Deploy to QA", "Announce"]
@@ -136,13 +143,21 @@ def test_cloud_uses_the_new_search_endpoint_and_subtask_type() -> None:
     with FakeJira(deployment_type="Cloud") as fake:
         fake.add_version("GEN3", "2024.05")
         client = JiraClient(fake.url, fake.user, fake.token, max_retries=0, subtask_type="Subtask")
-        assert client.ensure_release_tasks("GEN3", "2024.05", "Release 2024.05", ["Notes"]) == ("GEN3-1", True)
-        assert client.ensure_release_tasks("GEN3", "2024.05", "Release 2024.05", ["Notes"]) == ("GEN3-1", False)
+        assert client.ensure_release_tasks("GEN3", "2024.05", "Release 2024.05", ["Notes"]) == (
+            "GEN3-1",
+            True,
+        )
+        assert client.ensure_release_tasks("GEN3", "2024.05", "Release 2024.05", ["Notes"]) == (
+            "GEN3-1",
+            False,
+        )
         assert fake.count("GET", "/rest/api/2/search/jql") == 2
         assert not fake.errors
 
 
-def test_wrong_token_is_unavailable_and_never_shown(jira_fake: FakeJira, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_token_is_unavailable_and_never_shown(
+    jira_fake: FakeJira, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wrong = "wrong-jira-token-5f3e1d"
     monkeypatch.setenv("THOR_JIRA_TOKEN", wrong)
     client = JiraClient.from_settings(settings_with(url=jira_fake.url, project="GEN3"))
@@ -198,7 +213,9 @@ def test_server_errors_are_unavailable(jira_fake: FakeJira, status: int) -> None
     client = client_for(jira_fake)
     client.server_info()
     jira_fake.fail_next(1, status=status)
-    with pytest.raises(ServiceUnavailable, match=rf"failed to list the versions of project GEN3 \(HTTP {status}\)"):
+    with pytest.raises(
+        ServiceUnavailable, match=rf"failed to list the versions of project GEN3 \(HTTP {status}\)"
+    ):
         client.find_version("GEN3", "2024.05")
 
 
@@ -221,7 +238,7 @@ def test_from_settings(jira_fake: FakeJira, monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ConfigError, match=r"^\[jira\] project is not set in thor.toml$"):
         JiraClient.from_settings(settings_with(url=jira_fake.url))
     monkeypatch.delenv("THOR_JIRA_TOKEN")
-    with pytest.raises(ConfigError, match="^THOR_JIRA_TOKEN is not set$"):
+    with pytest.raises(ConfigError, match=r"^THOR_JIRA_TOKEN is not set$"):
         JiraClient.from_settings(settings_with(url=jira_fake.url, project="GEN3"))
 
 

@@ -286,14 +286,11 @@ class FakeJenkins(FakeServer):
         }
 
     def _job_summary(self, name: str) -> dict[str, Any]:
+        """A job or folder as listed by its parent; folders list their children (for ``tree=jobs[...]``)."""
+        short = name.rsplit("/", 1)[-1]
         if name in self.jobs:
-            return {
-                "_class": JOB_CLASS,
-                "name": name.rsplit("/", 1)[-1],
-                "url": self._job_url(name),
-                "color": "blue",
-            }
-        return {"_class": FOLDER_CLASS, "name": name.rsplit("/", 1)[-1], "url": self._job_url(name)}
+            return {"_class": JOB_CLASS, "name": short, "url": self._job_url(name), "color": "blue"}
+        return self._folder_json(name) | {"name": short}
 
     def _queue_item(self, item: FakeQueueItem) -> dict[str, Any]:
         job = self.jobs[item.job]
@@ -352,14 +349,15 @@ class FakeJenkins(FakeServer):
 
     def _root_json(self, request: Request, match: re.Match[str]) -> Response:
         tops = sorted({name.split("/")[0] for name in self.jobs})
+        data = {
+            "_class": "hudson.model.Hudson",
+            "mode": "NORMAL",
+            "nodeDescription": "the fake Jenkins",
+            "useCrumbs": self.crumbs,
+            "jobs": [self._job_summary(t) for t in tops],
+        }
         return Response.json(
-            {
-                "_class": "hudson.model.Hudson",
-                "mode": "NORMAL",
-                "nodeDescription": "the fake Jenkins",
-                "useCrumbs": self.crumbs,
-                "jobs": [self._job_summary(t) for t in tops],
-            }
+            _apply_tree(data, request.arg("tree")) if request.arg("tree") else _shallow(data)
         )
 
     def _crumb(self, request: Request, match: re.Match[str]) -> Response:
@@ -470,6 +468,12 @@ class FakeJenkins(FakeServer):
         if job.queue_polls <= 0:
             self._start(item)
         return Response(201, headers={"Location": f"{self.url}/queue/item/{item.id}/"})
+
+
+def _shallow(data: dict[str, Any]) -> dict[str, Any]:
+    """What depth=0 shows of the root: folders without their children."""
+    jobs = [{k: v for k, v in job.items() if k != "jobs"} for job in data.get("jobs", [])]
+    return data | {"jobs": jobs}
 
 
 def _parameters_action(params: dict[str, str]) -> dict[str, Any]:

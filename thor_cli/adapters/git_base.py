@@ -193,15 +193,13 @@ def tag_sha(url: str, tag: str) -> str | None:
 @dataclass(frozen=True)
 class PushOutcome:
     ok: bool
-    summary: (
-        str  # e.g. "[new branch]", "[rejected] (stale info)", "[remote rejected] (pre-receive hook declined)"
-    )
-    stale: bool  # rejected because the lease did not hold: someone else changed the ref
+    summary: str  # "[new branch]", "[rejected] (stale info)", "[remote rejected] (pre-receive hook declined)"
     up_to_date: bool = False  # the remote ref was already at the pushed SHA: nothing changed
 
 
 class Scratch:
-    """A temporary bare repository whose ``origin`` is the remote."""
+    """A temporary bare repository whose ``origin`` is the remote (given as ``-c remote.origin.url``, which
+    git passes on to the lazy fetches a partial repository makes)."""
 
     def __init__(self, url: str, path: Path) -> None:
         self.url = url
@@ -209,7 +207,8 @@ class Scratch:
         self.label = repo_label(url)
 
     def git(self, *args: str, what: str | None = None, check: bool = True, input: str | None = None):
-        base = ["--git-dir", str(self.path), "-c", "gc.auto=0", "-c", "maintenance.auto=false"]
+        base = ["--git-dir", str(self.path), "-c", f"remote.origin.url={self.url}"]
+        base += ["-c", "gc.auto=0", "-c", "maintenance.auto=false"]
         base += ["-c", f"core.hooksPath={self.path / 'hooks'}"]  # ignore any hooks from the user's config
         return run_git([*base, *args], url=self.url, what=what or args[0], check=check, input=input)
 
@@ -223,35 +222,41 @@ class Scratch:
         result = self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
         return result.stdout.strip() if result.returncode == 0 else None
 
-    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        result = self.git("merge-base", "--is-ancestor", ancestor, descendant, check=False)
+    def merge_base(self, one: str, two: str) -> str | None:
+        result = self.git("merge-base", one, two, check=False)
         if result.returncode not in (0, 1):
-            raise GitError(
-                f"{self.label}: merge-base failed: {summarize(result.output)}", output=result.output
-            )
-        return result.returncode == 0
+            raise GitError(f"{self.label}: merge-base failed: {summarize(result.output)}", output=result.output)
+        return result.stdout.strip() or None
 
-    def push(self, refspec: str, *, lease: str) -> PushOutcome:
-        """Push one refspec to origin with ``--force-with-lease=LEASE`` (``ref:`` = must not exist)."""
-        args = ["push", "--porcelain", "--no-verify", f"--force-with-lease={lease}", "origin", refspec]
-        result = self.git(*args, check=False)
+    def push(self, *updates: tuple[str, str], atomic: bool = False) -> dict[str, PushOutcome]:
+        """Push ``(refspec, lease)`` pairs to origin, each with ``--force-with-lease=LEASE`` (``ref:`` means
+        "must not exist"); all or none with ``atomic``. Returns the outcome per destination ref."""
+        leases = [f"--force-with-lease={lease}" for _, lease in updates]
+        args = ["push", "--porcelain", "--no-verify", *(["--atomic"] if atomic else []), *leases, "origin"]
+        result = self.git(*args, *(spec for spec, _ in updates), check=False)
+        if atomic and "does not support --atomic" in result.stderr:
+            return self.push(*updates)
+        remote = [ln.strip() for ln in result.stderr.splitlines() if ln.startswith("remote:")]
+        outcomes = {}
         for line in result.stdout.splitlines():
             parts = line.split("\t")
             if len(parts) >= 3 and len(parts[0]) == 1:
-                remote = [ln.strip() for ln in result.stderr.splitlines() if ln.startswith("remote:")]
-                summary = parts[2] + (f" ({remote[0]})" if remote and parts[0] == "!" else "")
-                ok = parts[0] != "!" and result.returncode == 0
-                stale = "stale info" in parts[2] or "fetch first" in parts[2]
-                return PushOutcome(ok, summary, stale=stale, up_to_date=parts[0] == "=")
-        raise GitError(f"{self.label}: push failed: {summarize(result.output)}", output=result.output)
+                flag, summary = parts[0], parts[2]
+                if flag == "!" and remote:
+                    summary += f" ({remote[0]})"
+                outcomes[parts[1].rpartition(":")[2]] = PushOutcome(flag != "!", summary, flag == "=")
+        if not outcomes:
+            raise GitError(f"{self.label}: push failed: {summarize(result.output)}", output=result.output)
+        return outcomes
+
+    def push_one(self, refspec: str, *, lease: str) -> PushOutcome:
+        return self.push((refspec, lease))[refspec.rpartition(":")[2]]
 
 
 @contextmanager
 def scratch(url: str) -> Iterator[Scratch]:
     with tempfile.TemporaryDirectory(prefix="thor-git-") as tmp:
         repo = Scratch(url, Path(tmp) / "scratch.git")
-        run_git(
-            ["--git-dir", str(repo.path), "init", "--bare", "--quiet", "--template="], url=url, what="init"
-        )
-        repo.git("remote", "add", "origin", url)
+        init = ["--git-dir", str(repo.path), "init", "--bare", "--quiet", "--template="]
+        run_git(init, url=url, what="init")
         yield repo

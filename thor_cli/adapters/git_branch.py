@@ -61,7 +61,7 @@ def cut_branch(
 
     with scratch(repo_url) as repo:
         repo.fetch(sha, depth=1)
-        pushed = repo.push(f"{sha}:{target_ref}", lease=f"{target_ref}:{current or ''}")
+        pushed = repo.push_one(f"{sha}:{target_ref}", lease=f"{target_ref}:{current or ''}")
     if pushed.ok and pushed.up_to_date:
         return CutResult("exists", sha, f"{branch} already at {short(sha)}")
     if pushed.ok:
@@ -96,7 +96,7 @@ def delete_branch(repo_url: str, branch: str, expected_sha: str | None = None) -
     if expected_sha and current != expected_sha:
         raise GitError(f"{label}: {branch} is at {short(current)}, not {short(expected_sha)}; not deleted")
     with scratch(repo_url) as repo:
-        pushed = repo.push(f":{ref}", lease=f"{ref}:{current}")
+        pushed = repo.push_one(f":{ref}", lease=f"{ref}:{current}")
     if pushed.ok:
         return "deleted"
     if ls_remote(repo_url, ref)[0].get(ref) is None:

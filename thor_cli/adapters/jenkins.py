@@ -7,11 +7,12 @@ never triggered twice. Errors leave as one redacted ``ThorError`` line; the ``je
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from thor_cli.adapters.jira import network_error, one_line
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from jenkins import Jenkins
 
     from thor_cli.config import Settings
+
+# The trailing "/job/NAME" segments of a job's URL path (folders nest them).
+_JOB_URL_PATH = re.compile(r"((?:/job/[^/]+)+)/?$")
 
 
 def _builds_tree(limit: int) -> str:
@@ -83,6 +87,14 @@ def _queue_params(item: Mapping[str, Any]) -> dict[str, str]:
             if sep:
                 params[key.strip()] = value
     return params
+
+
+def _job_of_url(url: str) -> str | None:
+    """``http://host/ctx/job/a/job/b/`` -> ``a/b``: the job's full name, whatever Jenkins' context path."""
+    found = _JOB_URL_PATH.search(urlparse(url).path)
+    if found is None:
+        return None
+    return "/".join(unquote(part) for part in found[1].split("/")[2::2])
 
 
 def job_path(job: str) -> str:
@@ -155,7 +167,7 @@ class JenkinsClient:
             raise self._api_error(action, _http_status(exc), exc) from None
         except ValueError:
             raise StepError(
-                f"Jenkins at {self.url} answered {action} with something that is not JSON"
+                redact(f"Jenkins at {self.url} did not answer JSON (trying to {action})")
             ) from None
 
     def _api_error(self, action: str, status: int | None, exc: BaseException) -> ThorError:
@@ -203,10 +215,8 @@ class JenkinsClient:
         with self._errors("read the queue"):
             items = self._jenkins().get_queue_info()
         wanted = {k: _param_text(v) for k, v in params.items()}
-        suffix = f"/{job_path(job)}/"
         for item in items:
-            task_path = urlparse(str(item.get("task", {}).get("url") or "")).path
-            if not task_path.endswith(suffix):
+            if _job_of_url(str(item.get("task", {}).get("url") or "")) != job.strip("/"):
                 continue
             queued = _queue_params(item)
             if all(queued.get(k) == v for k, v in wanted.items()):
@@ -225,7 +235,8 @@ class JenkinsClient:
                 queued = self.find_queued(job, params)
                 if queued is None:
                     raise StepError(
-                        f"Jenkins did not queue a build of {job} (no queue item in its answer)"
+                        f"Jenkins did not queue a build of {job}: it answered without a queue item "
+                        "(an identical build may have started meanwhile)"
                     ) from None
                 return queued
 

@@ -178,13 +178,15 @@ class JiraClient:
         except requests.RequestException as exc:
             raise network_error(self.service, self.url, exc, self.timeout) from None
         except ValueError:  # the body was not the JSON the client expected
-            raise StepError(f"JIRA at {self.url} answered {action} with something that is not JSON") from None
+            raise StepError(redact(f"JIRA at {self.url} did not answer JSON (trying to {action})")) from None
 
     def _api_error(self, action: str, status: int | None, text: str | None) -> ThorError:
         if status in (401, 403):
             return ServiceUnavailable(f"JIRA rejected the credentials (HTTP {status})")
         if status == 429:
-            return ServiceUnavailable(f"JIRA at {self.url} is rate limiting Thor (HTTP 429); try again later")
+            return ServiceUnavailable(
+                redact(f"JIRA at {self.url} is rate limiting Thor (HTTP 429); try later")
+            )
         if status is not None and status >= 500:
             return ServiceUnavailable(redact(f"JIRA at {self.url} failed to {action} (HTTP {status})"))
         detail = one_line(text)

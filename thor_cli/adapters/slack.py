@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from thor_cli.adapters.jira import network_error, one_line
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
@@ -22,9 +21,7 @@ if TYPE_CHECKING:
     from thor_cli.config import Settings
 
 # Errors that mean the token itself is no good: retrying will not help, a person must fix the secret.
-_AUTH_ERRORS = frozenset(
-    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "no_permission"}
-)
+_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
 _HISTORY_PAGE = 200
 _HISTORY_MAX_PAGES = 5
 
@@ -68,24 +65,17 @@ class SlackClient:
 
     def _web(self) -> WebClient:
         if self._client is None:
-            from urllib.request import proxy_bypass
-
             from slack_sdk import WebClient
             from slack_sdk.http_retry import RateLimitErrorRetryHandler
 
             # Only rate limits are retried here (after Retry-After): retrying a post after a connection
             # reset could post twice; the engine retries the whole step, which looks before posting again.
-            client = WebClient(
+            self._client = WebClient(
                 token=self._token,
                 base_url=self.base_url,
                 timeout=self.timeout,  # type: ignore[arg-type]  # urlopen takes float seconds too
                 retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=self.max_rate_limit_retries)],
             )
-            # slack_sdk reads HTTP(S)_PROXY from the environment but ignores NO_PROXY: honour it here.
-            host = urlparse(self.base_url).hostname or ""
-            if client.proxy and proxy_bypass(host):
-                client.proxy = None
-            self._client = client
         return self._client
 
     @contextmanager
@@ -119,7 +109,7 @@ class SlackClient:
         if status is not None and status >= 500:
             return ServiceUnavailable(redact(f"Slack at {self.base_url} failed to {action} (HTTP {status})"))
         code = one_line(error) if error else f"HTTP {status}"
-        return StepError(f"Slack could not {action}: {code}")
+        return StepError(redact(f"Slack could not {action}: {code}"))
 
     # -- operations ---------------------------------------------------------------------------------
 

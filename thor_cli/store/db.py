@@ -63,7 +63,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith(("postgresql", "postgres")):
-        url = url.replace("postgres://", "postgresql://", 1)
+        # psycopg2 is the driver Thor ships with; SQLAlchemy 2.1 would pick psycopg (3) for a bare postgresql://.
+        scheme, rest = url.split("://", 1)
+        if scheme in ("postgres", "postgresql"):
+            url = f"postgresql+psycopg2://{rest}"
         return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     raise ConfigError(f"unsupported database url {redact(url)!r}: use sqlite:///PATH or postgresql://...")
 

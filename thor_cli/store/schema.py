@@ -42,6 +42,10 @@ def upgrade(engine: Engine) -> str:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_LOCK_KEY})
             connection.commit()
+        elif connection.dialect.name == "sqlite":
+            # One writer at a time: a second process waits here (busy_timeout), then finds the schema at head.
+            # The DDL below runs inside this transaction, so nobody ever sees half a schema.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         try:
             before = current_revision(connection)
             if before != HEAD_REVISION:
