@@ -163,8 +163,8 @@ def old_merge(urls: list[str], work: Path) -> None:
         clone = work / f"merge{i}"
         sh("git", "clone", "--quiet", url, clone)
         sh("git", "-C", clone, "checkout", "--quiet", "stable-old")
-        sh("git", "-C", clone, "merge", "--quiet", "--no-ff", "-m", "Merge branch 'integration-old' into stable",
-           "origin/integration-old")  # fmt: skip
+        message = "Merge branch 'integration-old' into stable"
+        sh("git", "-C", clone, "merge", "--quiet", "--no-ff", "-m", message, "origin/integration-old")
         sh("git", "-C", clone, "tag", "-a", "-m", "Gen3 Core Release 2021.09", "old-2021.09")
         sh("git", "-C", clone, "push", "--quiet", "origin", "stable-old", "old-2021.09")
         shutil.rmtree(clone)
@@ -199,9 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         urls = make_repos(root, args.repos, args)
         size = sum(f.stat().st_size for f in (root / "template.git").rglob("*") if f.is_file())
+        blobs = f"{args.binaries} x {args.binary_kb} KiB binary blobs"
         print(
-            f"{args.repos} repositories, each {args.files} text files + {args.binaries} x {args.binary_kb} KiB "
-            f"binary blobs, {2 * args.prs + 2} commits, {size / 2**20:.1f} MiB packed "
+            f"{args.repos} repositories, each {args.files} text files + {blobs}, "
+            f"{2 * args.prs + 2} commits, {size / 2**20:.1f} MiB packed "
             f"(generated in {time.perf_counter() - start:.1f} s); git {git_version()}, {os.cpu_count()} CPUs"
         )
         work = root / "work"

@@ -149,3 +149,57 @@ def write_config(path: Path, text: str, database_url: str | None = None) -> Path
     body = f'[database]\nurl = "{database_url}"\n\n{text}' if database_url else text
     path.write_text(body, encoding="utf-8")
     return path
+
+
+# -- Fakes of JIRA, Jenkins and Slack (moved here from tests/adapters/conftest.py) ------------------
+# Each is started on 127.0.0.1 with Thor's secret variables pointing at it. A fake that hit a bug of its
+# own (``fake.errors``) fails the test at teardown.
+
+
+@pytest.fixture
+def jira_fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    from tests.fakes.jira_server import FakeJira
+
+    with FakeJira() as fake:
+        monkeypatch.setenv("THOR_JIRA_USER", fake.user)
+        monkeypatch.setenv("THOR_JIRA_TOKEN", fake.token)
+        yield fake
+    assert not fake.errors, fake.errors[0]
+
+
+@pytest.fixture
+def jenkins_fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    from tests.fakes.jenkins_server import FakeJenkins
+
+    with FakeJenkins(jobs=("deploy", "gen3/release")) as fake:
+        monkeypatch.setenv("THOR_JENKINS_USER", fake.user)
+        monkeypatch.setenv("THOR_JENKINS_TOKEN", fake.token)
+        yield fake
+    assert not fake.errors, fake.errors[0]
+
+
+@pytest.fixture
+def slack_fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    from tests.fakes.slack_server import FakeSlack
+
+    with FakeSlack() as fake:
+        monkeypatch.setenv("THOR_SLACK_TOKEN", fake.token)
+        yield fake
+    assert not fake.errors, fake.errors[0]
+
+
+@pytest.fixture
+def slack_broadcasts(slack_fake):  # type: ignore[no-untyped-def]
+    """Texts of the messages posted with ``reply_broadcast`` (thread replies also shown in the channel),
+    which the fake Slack accepts but does not record."""
+    broadcasts: list[str] = []
+    post = slack_fake._post_message
+
+    def recording(params):  # type: ignore[no-untyped-def]
+        response = post(params)
+        if str(params.get("reply_broadcast", "")).lower() in ("1", "true") and response.status == 200:
+            broadcasts.append(str(params.get("text")))
+        return response
+
+    slack_fake._post_message = recording  # looked up per call by the fake's dispatcher
+    return broadcasts

@@ -8,6 +8,7 @@ it. Rules are iCalendar RRULEs evaluated with dateutil in the configured timezon
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -89,8 +90,12 @@ class ReleaseCalendar:
     def _aware(self, naive: datetime) -> datetime:
         return naive.replace(tzinfo=self.tz)
 
-    def _cycle(self, ff_naive: datetime) -> Cycle | None:
-        cf_naive = self._cf.after(ff_naive, inc=False)
+    def _cycle(self, ff_naive: datetime, code_freezes: list[datetime] | None = None) -> Cycle | None:
+        if code_freezes is None:
+            cf_naive = self._cf.after(ff_naive, inc=False)
+        else:  # the code freezes in range, worked out once (rruleset.after re-counts from DTSTART every call)
+            index = bisect_right(code_freezes, ff_naive)
+            cf_naive = code_freezes[index] if index < len(code_freezes) else None
         if cf_naive is None or cf_naive - ff_naive > MAX_CYCLE_LENGTH:
             return None
         ff_date = ff_naive.date()
@@ -106,8 +111,11 @@ class ReleaseCalendar:
 
     def cycles_between(self, start: datetime, end: datetime) -> list[Cycle]:
         """Cycles whose feature freeze falls in [start, end]."""
-        occurrences = self._ff.between(self._local_naive(start), self._local_naive(end), inc=True)
-        return [c for c in (self._cycle(o) for o in occurrences) if c is not None]
+        low, high = self._local_naive(start), self._local_naive(end)
+        occurrences = self._ff.between(low, high, inc=True)
+        # A code freeze later than high + MAX_CYCLE_LENGTH would be too far from any of these anyway.
+        code_freezes = self._cf.between(low, high + MAX_CYCLE_LENGTH, inc=True) if occurrences else []
+        return [c for c in (self._cycle(o, code_freezes) for o in occurrences) if c is not None]
 
     def iter_from(self, start: datetime) -> Iterator[Cycle]:
         """Cycles whose feature freeze is at or after ``start``, in order, without end."""

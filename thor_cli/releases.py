@@ -111,5 +111,9 @@ def milestone_at(release: Release, milestone: str | None) -> datetime | None:
     return None
 
 
-def grace(rt: Runtime) -> timedelta:
-    return timedelta(days=rt.settings.config.schedule.start_grace_days)
+def within_grace(rt: Runtime, feature_freeze: datetime, now: datetime) -> bool:
+    """Whether a release may still start at ``now``: up to ``start_grace_days`` whole days after its
+    feature freeze, counted in the schedule's timezone (0: until its feature-freeze day ends)."""
+    tz = rt.settings.config.schedule.tz
+    late = now.astimezone(tz).date() - as_utc(feature_freeze).astimezone(tz).date()
+    return late <= timedelta(days=rt.settings.config.schedule.start_grace_days)

@@ -71,10 +71,17 @@ class Runtime:
 
         return build_pipeline(self.settings.config)
 
+    def validate(self) -> None:
+        """Load everything the configuration names (pipeline, codenames), so a bad one fails before any write."""
+        self.pipeline  # noqa: B018
+        self.calendar  # noqa: B018
+
     @property
     def store(self) -> Store:
         if self._store is None:
             from thor_cli.store import open_store
+
+            self.validate()
 
             self._store = open_store(self.settings.database_url)
         return self._store

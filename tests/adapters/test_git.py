@@ -322,6 +322,21 @@ def test_first_parent_log_between_previous_tag_and_cut(tmp_path):
     assert len(git.first_parent_log(url, None, until)) == 8
 
 
+def test_first_parent_log_since_a_commit_on_another_branch(remote, url):
+    g.set_ref(remote, "stable", g.heads(remote)["master"])
+    g.add_pr(remote, 30, "Before the hotfix")
+    hotfix = g.commit_on(remote, "stable", {"hot.txt": "fix\n"}, "Hotfix on stable")
+    g.add_pr(remote, 31, "After the hotfix", squash=True)
+    until = cut_integration(remote, url)
+
+    log = git.first_parent_log(url, hotfix, until)
+    expected = g.git("-C", remote, "log", "--first-parent", "--format=%s", f"{hotfix}..{until}").splitlines()
+    assert log.complete and [c.subject for c in log] == expected == [
+        "After the hotfix (#31)",
+        "Merge pull request #30 from uc-cdis/feature/before-the-hotfix",
+    ]
+
+
 def test_parse_pull_requests_ignores_other_subjects():
     commits = [
         git.Commit("a" * 40, "Merge pull request #5 from org/x", ""),
@@ -471,3 +486,27 @@ def test_concurrent_creator_elsewhere_makes_the_cut_a_conflict(remote, url, monk
     result = git.cut_branch(url, "integration202109", "master")
     assert (result.status, result.sha, result.previous_sha) == ("conflict", new, old)
     assert g.heads(remote)["integration202109"] == old
+
+
+def test_tag_appearing_during_the_merge_leaves_stable_alone(remote, url, monkeypatch):
+    """Stable and the tag go in one atomic push: a tag created elsewhere meanwhile stops both."""
+    from thor_cli.adapters import git_merge
+
+    first = g.heads(remote)["master"]
+    g.set_ref(remote, "stable", first)
+    g.add_pr(remote, 13, "Feature")
+    cut_integration(remote, url)
+    plan = git.plan_merge(url, "integration202109", "stable")
+    real = git_merge.ls_remote
+
+    def racing(url_, *patterns, **kw):
+        found = real(url_, *patterns, **kw)
+        if "2021.09" not in g.tags(remote):
+            g.tag(remote, "2021.09", first, message="made by someone else")  # right after our look
+        return found
+
+    monkeypatch.setattr(git_merge, "ls_remote", racing)
+    result = git.merge_and_tag(url, plan, tag="2021.09", message=RELEASE)
+    assert (result.status, result.tag_status, result.ok) == ("skipped", "conflict", False)
+    assert g.heads(remote)["stable"] == first
+    assert g.tags(remote)["2021.09"] == first

@@ -225,7 +225,9 @@ class Scratch:
     def merge_base(self, one: str, two: str) -> str | None:
         result = self.git("merge-base", one, two, check=False)
         if result.returncode not in (0, 1):
-            raise GitError(f"{self.label}: merge-base failed: {summarize(result.output)}", output=result.output)
+            raise GitError(
+                f"{self.label}: merge-base failed: {summarize(result.output)}", output=result.output
+            )
         return result.stdout.strip() or None
 
     def push(self, *updates: tuple[str, str], atomic: bool = False) -> dict[str, PushOutcome]:
@@ -250,7 +252,8 @@ class Scratch:
         return outcomes
 
     def push_one(self, refspec: str, *, lease: str) -> PushOutcome:
-        return self.push((refspec, lease))[refspec.rpartition(":")[2]]
+        outcomes = self.push((refspec, lease))
+        return outcomes.get(refspec.rpartition(":")[2]) or next(iter(outcomes.values()))
 
 
 @contextmanager

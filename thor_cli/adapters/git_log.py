@@ -71,7 +71,7 @@ def first_parent_log(
             repo.fetch(until_sha, filter="tree:0")
             if is_sha(since) and not repo.has_commit(since):
                 with contextlib.suppress(GitError):  # not on the remote: fall back below
-                    repo.fetch(since, filter="tree:0", depth=1)
+                    repo.fetch(since, filter="tree:0")
             since_sha = repo.has_commit(since)
         else:
             repo.fetch(until_sha, filter="tree:0", depth=limit)

@@ -25,6 +25,12 @@ from thor_cli.adapters.git_base import (
 PlanKind = Literal["up-to-date", "fast-forward", "merge", "create", "conflict", "missing-branch"]
 MergeStatus = Literal["up-to-date", "fast-forward", "merged", "created", "skipped"]
 TagStatus = Literal["created", "exists", "conflict"]
+_STATUS: dict[str, MergeStatus] = {
+    "up-to-date": "up-to-date",
+    "fast-forward": "fast-forward",
+    "create": "created",
+    "merge": "merged",
+}
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,10 @@ def plan_merge(repo_url: str, integration_branch: str, stable_branch: str) -> Me
         return plan("up-to-date")
     with scratch(repo_url) as repo:
         repo.fetch(stable, integration)
-        if repo.is_ancestor(integration, stable):
+        base = repo.merge_base(stable, integration)
+        if base == integration:
             return plan("up-to-date")
-        if repo.is_ancestor(stable, integration):
+        if base == stable:
             return plan("fast-forward")
         _, conflicts = _merge_tree(repo, stable, integration)
     return plan("conflict", conflicts) if conflicts else plan("merge")
@@ -124,17 +131,16 @@ def merge_and_tag(repo_url: str, plan: MergePlan, *, tag: str, message: str) -> 
             repo.fetch(plan.stable_sha or "", plan.integration_sha)
             tree, conflicts = _merge_tree(repo, plan.stable_sha or "", plan.integration_sha)
             if conflicts:
-                raise GitError(f"{repo_label(repo_url)}: merge now conflicts in: {', '.join(conflicts)}")
+                raise GitError(f"{repo.label}: merge now conflicts in: {', '.join(conflicts)}")
             text = f"Merge branch '{integration_branch}' into {stable_branch}"
             args = ["commit-tree", tree, "-p", plan.stable_sha or "", "-p", plan.integration_sha, "-m", text]
             target = repo.git(*args).stdout.strip()
         else:
             repo.fetch(target or "", depth=1)
-        status = _push_stable(repo, kind, stable_ref, stable_now, target or "")
-        if tagged == target:
-            tag_status: TagStatus = "exists"
-        else:
-            tag_status = _push_tag(repo, tag, target or "", message)
+        status, tag_status = _push(repo, kind, stable_ref, stable_now, target or "", tag, tagged, message)
+    if status == "skipped":
+        detail = f"tag {tag} appeared on another commit while merging; {stable_branch} left unchanged"
+        return MergeResult(status, stable_now, tag_status, detail)
     s, i, at = stable_branch, integration_branch, short(target)
     what = {
         "up-to-date": f"{s} ({at}) already contains {i}",
@@ -156,30 +162,50 @@ def _merge_tree(repo: Scratch, stable: str, integration: str) -> tuple[str, list
     return tree.strip(), list(dict.fromkeys(paths)) if result.returncode == 1 else []
 
 
-def _push_stable(repo: Scratch, kind: str, stable_ref: str, old: str | None, target: str) -> MergeStatus:
-    if kind == "up-to-date":
-        return "up-to-date"
-    pushed = repo.push(f"{target}:{stable_ref}", lease=f"{stable_ref}:{old or ''}")
-    if pushed.ok and pushed.up_to_date:
-        return "up-to-date"
-    if not pushed.ok:
-        now = ls_remote(repo.url, stable_ref)[0].get(stable_ref)
-        if now != target:
-            branch = stable_ref.removeprefix("refs/heads/")
-            raise GitError(f"{repo.label}: push of {branch} rejected: {pushed.summary}")
-    return {"fast-forward": "fast-forward", "create": "created"}.get(kind, "merged")  # type: ignore[return-value]
-
-
-def _push_tag(repo: Scratch, tag: str, target: str, message: str) -> TagStatus:
-    ref = tag_ref(tag)
-    repo.git("tag", "--annotate", "--cleanup=whitespace", "--file=-", tag, target, input=message, what="tag")
-    pushed = repo.push(f"{ref}:{ref}", lease=f"{ref}:")
-    if pushed.ok:
-        return "exists" if pushed.up_to_date else "created"
-    refs, _ = ls_remote(repo.url, ref, f"{ref}^{{}}")
-    now = peeled(refs, ref)
-    if now == target:
-        return "exists"
-    if now:
-        return "conflict"
-    raise GitError(f"{repo.label}: push of tag {tag} rejected: {pushed.summary}")
+def _push(
+    repo: Scratch,
+    kind: str,
+    stable_ref: str,
+    old: str | None,
+    target: str,
+    tag: str,
+    tagged: str | None,
+    message: str,
+) -> tuple[MergeStatus, TagStatus]:
+    """Move stable to ``target`` and push the tag in one atomic push (all or nothing), then check the remote
+    when it was refused: a concurrent run may have done the same work."""
+    status = _STATUS[kind]
+    tref = tag_ref(tag)
+    updates = []
+    if kind != "up-to-date":
+        updates.append((f"{target}:{stable_ref}", f"{stable_ref}:{old or ''}"))
+    if tagged != target:
+        repo.git(
+            "tag", "--annotate", "--cleanup=whitespace", "--file=-", tag, target, input=message, what="tag"
+        )
+        updates.append((f"{tref}:{tref}", f"{tref}:"))
+    if not updates:
+        return status, "exists"
+    outcomes = repo.push(*updates, atomic=len(updates) > 1)
+    if all(o.ok for o in outcomes.values()):
+        tag_outcome = outcomes.get(tref)
+        return status, "created" if tag_outcome and not tag_outcome.up_to_date else "exists"
+    refs, _ = ls_remote(repo.url, stable_ref, tref, f"{tref}^{{}}")
+    stable_now, tag_now = refs.get(stable_ref), peeled(refs, tref)
+    if stable_now != target:
+        if tag_now and tag_now != target:
+            return "skipped", "conflict"  # atomic: stable was left alone
+        branch = stable_ref.removeprefix("refs/heads/")
+        reasons = [o.summary for o in outcomes.values() if not o.ok and "atomic push failed" not in o.summary]
+        reason = (
+            reasons[0] if reasons else outcomes[stable_ref].summary if stable_ref in outcomes else "refused"
+        )
+        raise GitError(f"{repo.label}: push of {branch} rejected: {reason}")
+    if tag_now == target:
+        return status, "exists"
+    if tag_now:
+        return status, "conflict"
+    retry = repo.push_one(f"{tref}:{tref}", lease=f"{tref}:")  # stable got there (a concurrent run): tag it
+    if not retry.ok:
+        raise GitError(f"{repo.label}: push of tag {tag} rejected: {retry.summary}")
+    return status, "created"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlparse
 
-from thor_cli.adapters.jira import network_error, one_line
+from thor_cli.adapters.net import network_error, one_line
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
 from thor_cli.secrets import redact, secret
 

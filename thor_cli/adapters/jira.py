@@ -2,20 +2,18 @@
 
 Every operation looks before it acts, so a tick that died half-way can simply run again. Errors leave
 this module as ``ThorError``s with one redacted line; ``jira`` is imported lazily so ``thor status`` is fast.
-
-``describe_connection_error`` and ``network_error`` are shared with the Jenkins and Slack adapters.
 """
 
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from thor_cli.adapters.net import network_error, one_line
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
 from thor_cli.secrets import redact, secret
 
@@ -25,63 +23,8 @@ if TYPE_CHECKING:
 
     from thor_cli.config import Settings
 
-_MAX_DETAIL_CHARS = 300
 # Words of a summary for a JQL text search: the ``~`` operator rejects Lucene specials such as ``-`` or ``:``.
 _SEARCH_WORDS = re.compile(r"[\w.]+")
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and everything it wraps (``__cause__``, ``__context__``, ``reason``, exception args)."""
-    seen: set[int] = set()
-    queue = [exc]
-    while queue:
-        current = queue.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
-        queue.extend(x for x in linked if isinstance(x, BaseException))
-
-
-def describe_connection_error(exc: BaseException) -> str:
-    """A short reason for a network failure however deeply the HTTP library wrapped it."""
-    for cause in _causes(exc):
-        if isinstance(cause, socket.gaierror):
-            return "DNS lookup failed"
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, TimeoutError) or "Timeout" in type(cause).__name__:
-            return "timed out"
-        if isinstance(cause, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
-            return "connection reset"
-    text = str(exc).lower()
-    for needle, reason in (
-        ("refused", "connection refused"),
-        ("name or service not known", "DNS lookup failed"),
-        ("nodename nor servname", "DNS lookup failed"),
-        ("name resolution", "DNS lookup failed"),
-        ("timed out", "timed out"),
-        ("reset", "connection reset"),
-        ("remote end closed", "connection reset"),
-    ):
-        if needle in text:
-            return reason
-    return "connection failed"
-
-
-def network_error(service: str, url: str, exc: BaseException, timeout: float) -> ServiceUnavailable:
-    reason = describe_connection_error(exc)
-    if reason == "timed out":
-        return ServiceUnavailable(redact(f"{service} at {url} did not answer within {timeout:g}s"))
-    return ServiceUnavailable(redact(f"{service} at {url} is unreachable: {reason}"))
-
-
-def one_line(text: str | None, limit: int = _MAX_DETAIL_CHARS) -> str:
-    """Server-provided detail squeezed into one short redacted line."""
-    flat = " ".join((text or "").split())
-    flat = redact(flat)
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -144,7 +87,14 @@ class JiraClient:
             raise ConfigError("THOR_JIRA_USER is not set")
         if not token:
             raise ConfigError("THOR_JIRA_TOKEN is not set")
-        return cls(config.url, user, token, timeout=config.timeout)
+        return cls(
+            config.url,
+            user,
+            token,
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+            subtask_type=config.subtask_type,
+        )
 
     # -- plumbing -----------------------------------------------------------------------------------
 
@@ -205,6 +155,13 @@ class JiraClient:
         with self._errors(f"list the versions of project {project}"):
             versions = jira.project_versions(project)
         return next((v for v in versions if v.raw.get("name") == name), None)
+
+    def project_versions(self, project: str) -> list[JiraVersion]:
+        """Every version of ``project`` (``thor doctor`` reads it to check the project and the permissions)."""
+        jira = self._client()
+        with self._errors(f"list the versions of project {project}"):
+            versions = jira.project_versions(project)
+        return [JiraVersion.from_raw(v.raw) for v in versions]
 
     def find_version(self, project: str, name: str) -> JiraVersion | None:
         found = self._find_version_resource(project, name)

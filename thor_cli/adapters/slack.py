@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from thor_cli.adapters.jira import network_error, one_line
+from thor_cli.adapters.net import network_error, one_line
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
 from thor_cli.secrets import redact, secret
 
@@ -59,7 +59,12 @@ class SlackClient:
         token = secret("THOR_SLACK_TOKEN")
         if not token:
             raise ConfigError("THOR_SLACK_TOKEN is not set")
-        return cls(token, base_url=config.base_url, timeout=config.timeout)
+        return cls(
+            token,
+            base_url=config.base_url,
+            timeout=config.timeout,
+            max_rate_limit_retries=config.max_rate_limit_retries,
+        )
 
     # -- plumbing -----------------------------------------------------------------------------------
 
@@ -127,13 +132,41 @@ class SlackClient:
         thread_ts: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
         metadata: dict[str, Any] | None = None,
+        reply_broadcast: bool = False,
     ) -> str:
-        """Post a message (a reply when ``thread_ts`` is given); returns its ``ts``."""
+        """Post a message (a reply when ``thread_ts`` is given, also shown in the channel with
+        ``reply_broadcast``); returns its ``ts``."""
+        return self.post_message(
+            channel,
+            text,
+            thread_ts=thread_ts,
+            blocks=blocks,
+            metadata=metadata,
+            reply_broadcast=reply_broadcast,
+        )[1]
+
+    def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None,
+        reply_broadcast: bool = False,
+    ) -> tuple[str, str]:
+        """Like ``post``, returning (channel id, ts): ``chat.update`` wants the id, not the name."""
+        extra: dict[str, Any] = {"reply_broadcast": True} if reply_broadcast and thread_ts else {}
         with self._errors(f"post to {channel}"):
             response = self._web().chat_postMessage(
-                channel=channel, text=text, thread_ts=thread_ts, blocks=blocks, metadata=metadata
+                channel=channel, text=text, thread_ts=thread_ts, blocks=blocks, metadata=metadata, **extra
             )
-        return str(response["ts"])
+        return str(response.get("channel") or channel), str(response["ts"])
+
+    def check_channel(self, channel: str) -> None:
+        """Read one message of the channel's history: what finding a release thread again needs."""
+        with self._errors(f"read the history of {channel}"):
+            self._web().conversations_history(channel=channel, limit=1)
 
     def update(self, channel: str, ts: str, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
         with self._errors(f"update message {ts} in {channel}"):

@@ -22,6 +22,7 @@ def upgrade(ctx: typer.Context) -> None:
     from thor_cli.store.schema import upgrade as migrate
 
     rt = runtime(ctx)
+    rt.validate()
     store = open_store(rt.settings.database_url, create_schema=False)
     try:
         revision = migrate(store.engine)

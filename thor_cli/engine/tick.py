@@ -11,7 +11,7 @@ from thor_cli.clock import as_utc
 from thor_cli.engine.reporting import Reporter
 from thor_cli.engine.runner import Outcome, ensure_step_runs, execute
 from thor_cli.engine.scheduler import Decision, decisions
-from thor_cli.releases import grace, new_release
+from thor_cli.releases import new_release, within_grace
 from thor_cli.runtime import Runtime
 from thor_cli.store import queries
 from thor_cli.store.models import Release, ReleaseStatus
@@ -48,7 +48,7 @@ def due_cycles(rt: Runtime, now: datetime) -> tuple[list[Cycle], list[Cycle]]:
     for cycle in rt.calendar.cycles_between(now - LOOKBACK, now):
         if cycle.feature_freeze > now:
             continue
-        if now - cycle.feature_freeze <= grace(rt):
+        if within_grace(rt, cycle.feature_freeze, now):
             to_start.append(cycle)
         elif now < cycle.code_freeze:
             missed.append(cycle)
@@ -75,7 +75,7 @@ def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, a
             # Rescheduled before it began: its stored dates rule, not the calendar's.
             if release.started or as_utc(release.feature_freeze) > now:
                 continue
-            if now - as_utc(release.feature_freeze) > grace(rt):
+            if not within_grace(rt, release.feature_freeze, now):
                 report.missed.append(release.version)
                 reporter.event(f"{release.version}: rescheduled feature freeze passed; run `thor release start`")
                 continue

@@ -1,0 +1,202 @@
+"""``thor doctor``: is everything Thor needs reachable and valid? Reads only; changes nothing anywhere.
+
+Checks the configuration (load and pipeline), the database (connection and schema revision), each
+repository's remote, and Jenkins, JIRA and Slack when they are configured. Every detail is redacted.
+Exit code: 2 when the configuration is wrong, else 3 when something is unreachable or refuses the
+credentials, else 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from thor_cli.errors import ConfigError, ExitCode, ThorError, UsageError
+from thor_cli.runtime import Runtime
+from thor_cli.secrets import redact
+
+Status = Literal["ok", "FAIL", "skipped"]
+Problem = Literal["config", "unavailable"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    problem: Problem | None = None  # what kind of FAIL: decides the exit code
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    checks: list[Check]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        problems = {c.problem for c in self.checks if c.status == "FAIL"}
+        if "config" in problems:
+            return ExitCode.BAD_INPUT
+        if problems:
+            return ExitCode.UNAVAILABLE
+        return ExitCode.OK
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.exit_code == ExitCode.OK,
+            "exit_code": int(self.exit_code),
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+
+def _ok(name: str, detail: str) -> Check:
+    return Check(name, "ok", redact(detail))
+
+
+def _skipped(name: str, detail: str) -> Check:
+    return Check(name, "skipped", redact(detail))
+
+
+def _guarded(name: str, probe: Callable[[], Check]) -> Check:
+    """Run one probe; its failure becomes a FAIL row, never an exception."""
+    try:
+        return probe()
+    except (ConfigError, UsageError) as exc:
+        return Check(name, "FAIL", redact(exc.message), "config")
+    except ThorError as exc:  # ServiceUnavailable, and GitError/StepError for a remote that will not answer
+        return Check(name, "FAIL", redact(exc.message), "unavailable")
+    except Exception as exc:  # a bug must not hide the other checks
+        return Check(name, "FAIL", redact(f"internal error: {type(exc).__name__}: {exc}"), "unavailable")
+
+
+def diagnose(config_path: str | Path | None = None, now: str | None = None) -> DoctorReport:
+    try:
+        rt = Runtime.create(config_path, now)
+        rt.validate()
+    except ThorError as exc:
+        return DoctorReport([Check("configuration", "FAIL", redact(exc.message), "config")])
+    enabled = rt.pipeline.enabled
+    source = str(rt.settings.path) if rt.settings.path else "built-in defaults (no thor.toml found)"
+    checks = [_ok("configuration", f"{source}; pipeline of {len(enabled)} enabled steps")]
+    checks.append(_guarded("database", lambda: _database(rt)))
+    checks.extend(_repositories(rt))
+    checks.append(_guarded("jenkins", lambda: _jenkins(rt)))
+    checks.append(_guarded("jira", lambda: _jira(rt)))
+    checks.append(_guarded("slack", lambda: _slack(rt)))
+    return DoctorReport(checks)
+
+
+def _needed_by(rt: Runtime, *types: str) -> str:
+    steps = [s.name for s in rt.pipeline.enabled if s.uses in types]
+    return f" (needed by {', '.join(steps)})" if steps else ""
+
+
+def _database(rt: Runtime) -> Check:
+    from thor_cli.store.db import open_store
+    from thor_cli.store.schema import HEAD_REVISION, current_revision
+
+    url = rt.settings.database_url
+    if url.startswith("sqlite") and ":///" in url:
+        path = Path(url.split(":///", 1)[1]).expanduser()
+        if str(path) != ":memory:" and not path.exists():
+            return _ok("database", f"{url}: not created yet (the first command creates it)")
+    store = open_store(url, create_schema=False)
+    try:
+        with store.engine.connect() as connection:
+            revision = current_revision(connection)
+    finally:
+        store.dispose()
+    if revision == HEAD_REVISION:
+        return _ok("database", f"{url}: {store.dialect}, schema revision {revision}")
+    if revision is None:
+        return _ok("database", f"{url}: {store.dialect}, empty (the first command creates the schema)")
+    return Check(
+        "database",
+        "FAIL",
+        redact(
+            f"{url}: schema revision {revision}, this Thor expects {HEAD_REVISION}: run `thor db upgrade`"
+        ),
+        "config",
+    )
+
+
+def _repositories(rt: Runtime) -> list[Check]:
+    from thor_cli.repos import Repo, load_repos
+
+    try:
+        repos = load_repos(rt.settings)
+    except ThorError as exc:
+        return [Check("repositories", "FAIL", redact(exc.message), "config")]
+    if not repos:
+        return [_skipped("repositories", "none configured" + _needed_by(rt, "git-branch", "git-merge"))]
+
+    def probe(repo: Repo) -> Check:
+        return _guarded(f"repo {repo.name}", lambda: _remote(repo))
+
+    workers = min(rt.settings.config.repos.concurrency, len(repos))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(probe, repos))
+
+
+def _remote(repo) -> Check:  # type: ignore[no-untyped-def]
+    from thor_cli.adapters.git import default_branch, remote_heads
+
+    name = f"repo {repo.name}"
+    if repo.source_branch is None:
+        return _ok(name, f"reachable; default branch {default_branch(repo.url)}")
+    heads = remote_heads(repo.url, repo.source_branch)
+    if repo.source_branch not in heads:
+        return Check(
+            name, "FAIL", redact(f"reachable, but branch {repo.source_branch} does not exist"), "config"
+        )
+    return _ok(name, f"reachable; {repo.source_branch} at {heads[repo.source_branch][:12]}")
+
+
+def _jenkins(rt: Runtime) -> Check:
+    from thor_cli.adapters.jenkins import JenkinsClient
+
+    if not rt.settings.config.jenkins.url:
+        return _skipped("jenkins", "not configured" + _needed_by(rt, "jenkins"))
+    client = JenkinsClient.from_settings(rt.settings)
+    detail = f"Jenkins {client.version()} at {client.url}, credentials accepted"
+    for step in rt.pipeline.enabled:
+        job = getattr(step.options, "job", None)
+        if step.uses != "jenkins" or not job or "{" in job:
+            continue
+        try:
+            client.find_build(job, {}, limit=1)  # reads the job: 404 when it does not exist
+        except ThorError as exc:
+            return Check(
+                "jenkins", "FAIL", redact(f"{detail}; job {job} ({step.name}): {exc.message}"), "config"
+            )
+        detail += f"; job {job} exists"
+    return _ok("jenkins", detail)
+
+
+def _jira(rt: Runtime) -> Check:
+    from thor_cli.adapters.jira import JiraClient
+
+    config = rt.settings.config.jira
+    if not config.url:
+        return _skipped("jira", "not configured" + _needed_by(rt, "jira-version", "jira-release"))
+    client = JiraClient.from_settings(rt.settings)
+    info = client.server_info()
+    versions = client.project_versions(str(config.project))
+    server = f"JIRA {info.get('version', '?')} ({info.get('deploymentType', '?')}) at {client.url}"
+    return _ok("jira", f"{server}; project {config.project} has {len(versions)} versions")
+
+
+def _slack(rt: Runtime) -> Check:
+    from thor_cli.adapters.slack import SlackClient
+
+    channel = rt.settings.config.slack.channel
+    if not channel:
+        return _skipped("slack", "not configured")
+    client = SlackClient.from_settings(rt.settings)
+    who = client.auth_test()
+    client.check_channel(channel)
+    return _ok(
+        "slack", f"signed in as {who.get('user', '?')} ({who.get('team', '?')}); channel {channel} readable"
+    )

@@ -1,0 +1,118 @@
+"""One Slack thread per release: its first message is the release's step table, kept up to date in place.
+
+``SlackThreads`` delivers outbox messages (see ``thor_cli.notify``) on top of ``adapters.slack``. Opening a
+thread looks before it posts: the ``ts`` stored on the release, else a message of the channel carrying the
+release's metadata (a thread opened by a tick that died before recording its ``ts``), and only then a new
+post, whose ``ts`` is stored at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from thor_cli.adapters.net import one_line
+from thor_cli.clock import as_utc
+from thor_cli.store import queries
+from thor_cli.store.models import OutboxMessage, Release
+
+if TYPE_CHECKING:
+    from thor_cli.adapters.slack import SlackClient
+    from thor_cli.runtime import Runtime
+
+EVENT_TYPE = "thor_release"
+STATUS_ICONS = {
+    "succeeded": "✅",
+    "failed": "❌",
+    "running": "▶️",
+    "waiting": "⏳",
+    "skipped": "⏭️",
+    "pending": "▫️",
+}
+_DETAIL_CHARS = 150
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn treats ``&``, ``<`` and ``>`` as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def release_title(release: Release) -> str:
+    return f"{release.version} {release.codename}" if release.codename else release.version
+
+
+def parent_text(rt: Runtime, session: Session, release: Release) -> str:
+    """The thread's first message: the release, its dates and status, and one line per step."""
+    tz = rt.settings.config.schedule.tz
+    freezes = (
+        f"feature freeze {as_utc(release.feature_freeze).astimezone(tz):%Y-%m-%d} · "
+        f"code freeze {as_utc(release.code_freeze).astimezone(tz):%Y-%m-%d}"
+    )
+    lines = [f"*Gen3 release {escape(release_title(release))}* — {release.status}", freezes]
+    runs = queries.step_runs(session, release.id) if release.id is not None else {}
+    for step in rt.pipeline.enabled:
+        run = runs.get(step.name)
+        status = run.status if run else "pending"
+        line = f"{STATUS_ICONS.get(status, '•')} `{step.name}` {status}"
+        if run and run.detail:
+            line += f" — {escape(one_line(run.detail, _DETAIL_CHARS))}"
+        if run and run.external_ref and run.external_ref.startswith(("http://", "https://")):
+            line += f" <{run.external_ref}|link>"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+class SlackThreads:
+    def __init__(self, rt: Runtime, client: SlackClient, channel: str) -> None:
+        self.rt, self.client, self.channel = rt, client, channel
+
+    def deliver(self, session: Session, message: OutboxMessage) -> str | None:
+        """Send one outbox message; returns the ts posted (the thread's, for a "thread" message)."""
+        if message.release_id is None:
+            return self.client.post(self.channel, message.text)
+        release = self._release(session, message.release_id)
+        channel, thread_ts = self.ensure_thread(session, release)
+        if message.kind == "thread":
+            return thread_ts
+        return self.client.post(
+            channel, message.text, thread_ts=thread_ts, reply_broadcast=message.kind == "broadcast"
+        )
+
+    def refresh(self, session: Session, release_id: int) -> None:
+        """Rewrite the thread's first message with the release's current step table."""
+        release = self._release(session, release_id)
+        channel, thread_ts = self.ensure_thread(session, release)
+        self.client.update(channel, thread_ts, parent_text(self.rt, session, release))
+
+    def ensure_thread(self, session: Session, release: Release) -> tuple[str, str]:
+        """(channel, ts) of the release's thread, opened now if it has none."""
+        if release.slack_thread_ts:
+            return release.slack_channel or self.channel, release.slack_thread_ts
+        from thor_cli.adapters.slack import release_metadata
+
+        channel = self.channel
+        ts = self.client.find_message(self.channel, event_type=EVENT_TYPE, key=release.version)
+        if ts is None:
+            channel, ts = self.client.post_message(
+                self.channel,
+                parent_text(self.rt, session, release),
+                metadata=release_metadata(EVENT_TYPE, release.version),
+            )
+        # Recorded at once; if another process recorded a thread meanwhile, its record wins.
+        session.execute(
+            update(Release)
+            .where(col(Release.id) == release.id, col(Release.slack_thread_ts).is_(None))
+            .values(slack_thread_ts=ts, slack_channel=channel)
+        )
+        session.commit()
+        fresh = self._release(session, release.id)  # type: ignore[arg-type]
+        return fresh.slack_channel or channel, fresh.slack_thread_ts or ts
+
+    @staticmethod
+    def _release(session: Session, release_id: int) -> Release:
+        release = session.get(Release, release_id, populate_existing=True)
+        if release is None:  # the foreign key makes this impossible; be explicit all the same
+            raise LookupError(f"release #{release_id} does not exist")
+        return release
