@@ -265,5 +265,16 @@ def load_settings(explicit_path: str | Path | None = None) -> Settings:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read: {exc}") from None
     config = parse_config(data, str(path) if path else DEFAULT_CONFIG_NAME)
-    url = os.environ.get(DATABASE_ENV) or config.database.url or default_database_url()
+    url = os.environ.get(DATABASE_ENV) or _relative_to(path, config.database.url) or default_database_url()
     return Settings(config=config, path=path, database_url=url)
+
+
+def _relative_to(config_path: Path | None, url: str | None) -> str | None:
+    """A relative SQLite path in thor.toml is relative to the file, like every other path there (cron runs in $HOME)."""
+    prefix = "sqlite:///"
+    if not url or not url.startswith(prefix) or config_path is None:
+        return url
+    path = Path(url[len(prefix) :])
+    if path.is_absolute() or str(path) in ("", ":memory:"):
+        return url
+    return prefix + str(config_path.resolve().parent / path)

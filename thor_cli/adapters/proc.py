@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,26 +50,36 @@ def run(
     full_env = {**os.environ, **(env or {})}
     shown = redact(" ".join(argv))
     try:
-        completed = subprocess.run(
+        # A session of its own, so a timeout kills the whole tree (sh -c "...; sleep" leaves no orphan).
+        process = subprocess.Popen(
             argv,
             cwd=cwd,
             env=full_env,
-            input=input,
-            capture_output=not merge_stderr,
-            stdout=subprocess.PIPE if merge_stderr else None,
-            stderr=subprocess.STDOUT if merge_stderr else None,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             text=True,
             errors="replace",
-            timeout=timeout,
-            check=False,
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="") from None
-    except subprocess.TimeoutExpired as exc:
-        output = redact(_text(exc.stdout) + _text(exc.stderr))
+    except PermissionError:
+        raise CommandError(f"program not executable: {argv[0]}", argv=argv, returncode=None, output="") from None
+    try:
+        stdout, stderr = process.communicate(input=input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        stdout, stderr = process.communicate()
+        output = redact(_text(stdout) + _text(stderr))
         raise CommandError(
             f"{shown} timed out after {timeout:g}s", argv=argv, returncode=None, output=tail(output)
         ) from None
+    except BaseException:
+        _kill_group(process)
+        process.wait()
+        raise
+    completed = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
     result = ProcResult(argv, completed.returncode, redact(completed.stdout or ""), redact(completed.stderr or ""))
     if check and completed.returncode != 0:
         last = result.output.splitlines()[-1] if result.output else "no output"
@@ -79,6 +90,13 @@ def run(
             output=tail(result.output),
         )
     return result
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
 
 
 def _text(value: str | bytes | None) -> str:

@@ -52,3 +52,12 @@ def reporter(ctx: typer.Context) -> Reporter:
             print(line, file=sys.stderr, flush=True)
 
     return Reporter(say=say, debug=debug, interactive=sys.stderr.isatty() and not opts.quiet)
+
+
+def flush_notifications(ctx: typer.Context) -> None:
+    """Send what a hand-run command queued, so Slack need not wait for the next tick; failures wait there."""
+    from thor_cli import notify
+
+    report = notify.flush(runtime(ctx))
+    if report.error and options(ctx).verbose:
+        print(f"notifications delayed: {report.error}", file=sys.stderr)

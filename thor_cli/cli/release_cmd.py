@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from thor_cli.cli import render
-from thor_cli.cli.options import runtime
+from thor_cli.cli.options import flush_notifications, runtime
 
 release_app = typer.Typer(help="Start, cancel or reschedule one release.", no_args_is_help=True)
 
@@ -20,6 +20,7 @@ def start(ctx: typer.Context, version: str = typer.Argument(..., help="The relea
     from thor_cli.engine.steering import start_release
 
     render.console().print(start_release(runtime(ctx), version), markup=False)
+    flush_notifications(ctx)
 
 
 @release_app.command("cancel")
@@ -32,6 +33,7 @@ def cancel(
     from thor_cli.engine.steering import cancel_release
 
     render.console().print(cancel_release(runtime(ctx), version, reason), markup=False)
+    flush_notifications(ctx)
 
 
 @release_app.command("reschedule")

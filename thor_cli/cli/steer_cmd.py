@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from thor_cli.cli import render
-from thor_cli.cli.options import reporter, runtime
+from thor_cli.cli.options import flush_notifications, reporter, runtime
 from thor_cli.errors import ExitCode
 
 
@@ -29,6 +29,8 @@ def step(
 
     rt = runtime(ctx)
     outcome = run_step(rt, version, name, reporter(ctx), force=force, dry_run=dry_run)
+    if not dry_run:
+        flush_notifications(ctx)
     if isinstance(outcome, DryRun):
         render.console().print(f"{outcome.version} {outcome.step}: would {outcome.would}", markup=False)
         if outcome.blocked_by:
@@ -87,6 +89,7 @@ def retry(
     from thor_cli.engine.steering import retry as do_retry
 
     render.console().print(do_retry(runtime(ctx), version, name), markup=False)
+    flush_notifications(ctx)
 
 
 def skip(
@@ -99,6 +102,7 @@ def skip(
     from thor_cli.engine.steering import skip as do_skip
 
     render.console().print(do_skip(runtime(ctx), version, name, reason), markup=False)
+    flush_notifications(ctx)
 
 
 def approve(
@@ -111,3 +115,4 @@ def approve(
     from thor_cli.engine.steering import approve as do_approve
 
     render.console().print(do_approve(runtime(ctx), version, name, note), markup=False)
+    flush_notifications(ctx)

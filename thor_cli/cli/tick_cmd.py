@@ -34,6 +34,14 @@ def tick(
         _print_plan(rt, engine)
         return
     report = engine.tick(rt, reporter(ctx), wait=wait_for)
+    grace_days = rt.settings.config.schedule.start_grace_days
+    for version in report.missed:
+        # On stderr, so even `tick -q` under cron mails it: someone has to start or cancel the release.
+        render.err_console().print(
+            f"thor: missed start: {version}'s feature freeze passed more than {grace_days} days ago and the "
+            f"release was never started; run `thor release start {version}` or `thor release cancel {version}`",
+            markup=False,
+        )
     if report.blocked:
         render.err_console().print(f"thor: blocked: {', '.join(report.blocked)} (see `thor status VERSION`)")
     if report.failed:

@@ -153,6 +153,7 @@ def record(
             )  # fmt: skip
             notify.step_finished(rt, session, release, step.name, kind, detail, result.external_ref)
         refresh_release_status(rt, session, release, actor=actor)
+        session.commit()  # the outbox rows belong with the state change they describe
     if not repeated_wait:
         reporter.event(f"{release.version} {step.name}: {kind}" + (f" — {detail}" if detail else ""))
     return Outcome(release.version, step.name, str(values["status"]), detail)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from thor_cli.clock import as_utc
+from thor_cli.durations import format_duration
 from thor_cli.pipeline import Pipeline, Step, effective_dependencies
 from thor_cli.releases import milestone_at
 from thor_cli.store.models import DONE_STEP_STATUSES, Release, ReleaseStatus, StepRun, StepStatus
@@ -45,7 +46,7 @@ def decide(pipeline: Pipeline, release: Release, runs: dict[str, StepRun], step:
         assert run is not None
         started = as_utc(run.started_at) if run.started_at else None
         if started and started + step.timeout <= now:
-            return Decision(step, run, "timeout", f"timed out after {step.timeout}")
+            return Decision(step, run, "timeout", f"timed out after {format_duration(step.timeout)}")
         if run.next_attempt_at is None:
             return Decision(step, run, None, run.detail or "waiting for a person")
         next_at = as_utc(run.next_attempt_at)

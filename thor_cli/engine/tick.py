@@ -77,7 +77,6 @@ def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, a
                 continue
             if not within_grace(rt, release.feature_freeze, now):
                 report.missed.append(release.version)
-                reporter.event(f"{release.version}: rescheduled feature freeze passed; run `thor release start`")
                 continue
             release.started, release.updated_at = True, now
             session.add(release)
@@ -91,11 +90,6 @@ def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, a
         for cycle in missed:
             if queries.get_release(session, cycle.version) is None:
                 report.missed.append(cycle.version)
-                reporter.event(
-                    f"{cycle.version}: feature freeze {cycle.feature_freeze:%Y-%m-%d} passed more than "
-                    f"{rt.settings.config.schedule.start_grace_days} days ago and the release was never started; "
-                    f"run `thor release start {cycle.version}` or `thor release cancel {cycle.version}`"
-                )
 
 
 def open_releases(rt: Runtime) -> list[Release]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from thor_cli.steps.base import StepContext, StepResult, StepType
 
 
@@ -9,6 +11,8 @@ class GateStep(StepType):
     type_name = "gate"
     summary = "wait for a person's approval"
     default_max_attempts = 1
+    # A person may take days to approve; the step timeout still bounds it if configured.
+    default_timeout = timedelta(days=60)
 
     def describe(self, ctx: StepContext) -> str:
         return f"wait for `thor approve {ctx.release.version} {ctx.step_name}`"
