@@ -203,3 +203,35 @@ def slack_broadcasts(slack_fake):  # type: ignore[no-untyped-def]
 
     slack_fake._post_message = recording  # looked up per call by the fake's dispatcher
     return broadcasts
+
+
+@pytest.fixture
+def db_dump():  # type: ignore[no-untyped-def]
+    """A function returning every row Thor stored in a database as text (to check nothing leaked into it)."""
+    from sqlalchemy import text
+
+    from thor_cli.store.db import make_engine
+
+    def dump(url: str) -> str:
+        engine = make_engine(url)
+        lines: list[str] = []
+        try:
+            with engine.connect() as connection:
+                for table in ("thor_release", "thor_step_run", "thor_repo_result", "thor_event", "thor_outbox"):
+                    lines.extend(" | ".join(map(str, row)) for row in connection.execute(text(f"SELECT * FROM {table}")))
+        finally:
+            engine.dispose()
+        return "\n".join(lines)
+
+    return dump
+
+
+@pytest.fixture
+def no_jira_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jira client sleeps 1 s after creating a version; in-process tests need not wait for it."""
+    import time
+    from types import SimpleNamespace
+
+    import jira.client
+
+    monkeypatch.setattr(jira.client, "time", SimpleNamespace(sleep=lambda _seconds: None, time=time.time))

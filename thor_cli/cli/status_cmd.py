@@ -51,12 +51,12 @@ def status(
     )
     rows = [
         (
-            s["name"], render.status_text(s["status"]), s["attempts"], s["started_at"] or "", s["finished_at"] or "",
+            s["name"], render.status_text(s["status"]), s["attempts"], _short(s["started_at"]), _short(s["finished_at"]),
             s["detail"] + (f"\n{s['link']}" if s["link"] else ""),
         )
         for s in detail["steps"]
     ]  # fmt: skip
-    columns = ("Step", "Status", "Attempts", "Started", "Finished", "Detail / link")
+    columns = ("Step", "Status", "Attempts", "Started (UTC)", "Finished (UTC)", "Detail / link")
     render.emit(heading, columns, rows)
 
 
@@ -84,3 +84,8 @@ def log(
         out.print(f"{entry['at']}{where} [{entry['kind']}] {entry['message']} ({entry['actor']})", markup=False)
         if entry["output"]:
             out.print(entry["output"], markup=False, style="dim")
+
+
+def _short(iso: str | None) -> str:
+    """2021-09-10T00:00:00+00:00 → 2021-09-10 00:00 (UTC) for the table; JSON keeps the full form."""
+    return iso[:16].replace("T", " ") if iso else ""
