@@ -53,7 +53,6 @@ def _dsn(url: str) -> str:
     return url.replace("postgresql+psycopg2://", "postgresql://")
 
 
-
 def create_database() -> str:
     """A fresh PostgreSQL database; returns its URL."""
     import psycopg2
@@ -217,8 +216,17 @@ def db_dump():  # type: ignore[no-untyped-def]
         lines: list[str] = []
         try:
             with engine.connect() as connection:
-                for table in ("thor_release", "thor_step_run", "thor_repo_result", "thor_event", "thor_outbox"):
-                    lines.extend(" | ".join(map(str, row)) for row in connection.execute(text(f"SELECT * FROM {table}")))
+                for table in (
+                    "thor_release",
+                    "thor_step_run",
+                    "thor_repo_result",
+                    "thor_event",
+                    "thor_outbox",
+                ):
+                    lines.extend(
+                        " | ".join(map(str, row))
+                        for row in connection.execute(text(f"SELECT * FROM {table}"))
+                    )
         finally:
             engine.dispose()
         return "\n".join(lines)

@@ -41,7 +41,9 @@ def test_september_2021_freezes_on_the_second_and_fourth_friday() -> None:
 
 def test_a_month_whose_first_day_is_a_friday() -> None:
     assert date(2021, 10, 1).weekday() == 4  # a Friday: it counts as the first one
-    assert days(gen3().cycles_between(*month(2021, 10))) == [("2021.10", date(2021, 10, 8), date(2021, 10, 22))]
+    assert days(gen3().cycles_between(*month(2021, 10))) == [
+        ("2021.10", date(2021, 10, 8), date(2021, 10, 22))
+    ]
 
 
 def test_cycles_across_the_year_boundary() -> None:
@@ -161,7 +163,11 @@ def test_find_knows_old_and_future_versions_only() -> None:
 
 
 def test_version_and_branch_templates() -> None:
-    cal = gen3(version="v{feature_freeze:%y%m}", integration_branch="int/{feature_freeze:%Y-%m}", stable_branch="main")
+    cal = gen3(
+        version="v{feature_freeze:%y%m}",
+        integration_branch="int/{feature_freeze:%Y-%m}",
+        stable_branch="main",
+    )
     cycle = cal.upcoming(datetime(2021, 9, 1, tzinfo=UTC), 1)[0]
     assert (cycle.version, cycle.integration_branch, cycle.stable_branch) == ("v2109", "int/2021-09", "main")
 

@@ -50,7 +50,10 @@ def test_where_the_configuration_comes_from(tmp_path: Path, monkeypatch: pytest.
 
 def test_database_url_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path / "thor.toml", '[database]\nurl = "sqlite:///from-file.db"\n')
-    assert load_settings(path).database_url == "sqlite:///from-file.db"
+    # Relative to thor.toml, like every other path in it.
+    assert load_settings(path).database_url == f"sqlite:///{tmp_path.resolve() / 'from-file.db'}"
+    write(path, '[database]\nurl = "sqlite:////abs/thor.db"\n')
+    assert load_settings(path).database_url == "sqlite:////abs/thor.db"
     monkeypatch.setenv("THOR_DATABASE_URL", "postgresql://db/thor")
     assert load_settings(path).database_url == "postgresql://db/thor"
 

@@ -70,6 +70,7 @@ def test_disabling_and_adding_steps() -> None:
     assert smoke.retry_after == timedelta(minutes=5)
     assert smoke.max_attempts == 3 and smoke.timeout == timedelta(hours=1)  # the type's defaults
     assert gate.max_attempts == 1
+    assert gate.timeout > timedelta(days=14)  # a person may take the whole cycle to approve
 
 
 def test_dependencies_run_first_whatever_the_declaration_order() -> None:
@@ -96,7 +97,10 @@ def test_a_disabled_dependency_passes_its_own_dependencies_on() -> None:
     [
         ({"x": {"uses": "teleport"}}, "steps.x.uses: unknown step type 'teleport'"),
         ({"x": {"run": ["true"]}}, "steps.x: 'uses' is required"),
-        ({"x": {"uses": "command", "run": ["true"], "after": ["nope"]}}, "steps.x.after: unknown step 'nope'"),
+        (
+            {"x": {"uses": "command", "run": ["true"], "after": ["nope"]}},
+            "steps.x.after: unknown step 'nope'",
+        ),
         ({"x": {"uses": "command", "run": ["true"], "after": ["x"]}}, "dependency cycle x -> x"),
         (
             {
@@ -110,7 +114,10 @@ def test_a_disabled_dependency_passes_its_own_dependencies_on() -> None:
         ({"x": {"uses": "command", "run": []}}, "steps.x.run"),
         ({"x": {"uses": "command", "run": ["true"], "bogus": 1}}, "steps.x.bogus: unknown key"),
         ({"x": {"uses": "command", "run": ["echo {nope}"]}}, "steps.x: unknown placeholder {nope}"),
-        ({"x": {"uses": "command", "run": ["true"], "env": {"A": "{release}"}}}, "unknown placeholder {release}"),
+        (
+            {"x": {"uses": "command", "run": ["true"], "env": {"A": "{release}"}}},
+            "unknown placeholder {release}",
+        ),
         ({"x": {"uses": "gate", "bogus": 1}}, "steps.x.bogus: unknown key"),
         ({"x": {"uses": "command", "run": ["true"], "timeout": "forever"}}, "steps.x.timeout"),
     ],

@@ -126,6 +126,7 @@ def _claim(rt: Runtime, session: Session, message: OutboxMessage) -> bool:
     now = rt.clock.now()
     result = session.execute(
         update(OutboxMessage)
+        .execution_options(synchronize_session=False)
         .where(
             col(OutboxMessage.id) == message.id,
             (col(OutboxMessage.status) == "pending") | (col(OutboxMessage.lease_expires_at) < now),
@@ -144,6 +145,7 @@ def _claim(rt: Runtime, session: Session, message: OutboxMessage) -> bool:
 def _finish(session: Session, message: OutboxMessage, **values: object) -> None:
     session.execute(
         update(OutboxMessage)
+        .execution_options(synchronize_session=False)
         .where(col(OutboxMessage.id) == message.id)
         .values(lease_owner=None, lease_expires_at=None, **values)
     )

@@ -1,4 +1,4 @@
-"""Releases as Thor manages them: the calendar's cycles, made concrete (and possibly rescheduled) in the store."""
+"""Releases as Thor manages them: the calendar's cycles, made concrete (maybe rescheduled) in the store."""
 
 from __future__ import annotations
 

@@ -42,7 +42,12 @@ class Runtime:
 
     @classmethod
     def create(
-        cls, config_path: str | Path | None = None, now: str | None = None, *, verbose: bool = False, quiet: bool = False
+        cls,
+        config_path: str | Path | None = None,
+        now: str | None = None,
+        *,
+        verbose: bool = False,
+        quiet: bool = False,
     ) -> Runtime:
         settings = load_settings(config_path)
         tz = settings.config.schedule.tz
@@ -72,7 +77,7 @@ class Runtime:
         return build_pipeline(self.settings.config)
 
     def validate(self) -> None:
-        """Load everything the configuration names (pipeline, codenames), so a bad one fails before any write."""
+        """Load what the configuration points to (pipeline, codenames): a bad one fails before any write."""
         self.pipeline  # noqa: B018
         self.calendar  # noqa: B018
 

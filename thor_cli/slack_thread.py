@@ -103,6 +103,7 @@ class SlackThreads:
         # Recorded at once; if another process recorded a thread meanwhile, its record wins.
         session.execute(
             update(Release)
+            .execution_options(synchronize_session=False)
             .where(col(Release.id) == release.id, col(Release.slack_thread_ts).is_(None))
             .values(slack_thread_ts=ts, slack_channel=channel)
         )

@@ -43,7 +43,10 @@ CONFIG_ERRORS = {
         '[steps.b]\nuses = "command"\nrun = ["true"]\nafter = ["a"]\n',
         "dependency cycle a -> b -> a",
     ),
-    "unknown dependency": ('[steps.a]\nuses = "command"\nrun = ["true"]\nafter = ["nope"]\n', "steps.a.after"),
+    "unknown dependency": (
+        '[steps.a]\nuses = "command"\nrun = ["true"]\nafter = ["nope"]\n',
+        "steps.a.after",
+    ),
     "bad step option": ('[steps.a]\nuses = "command"\nrun = ["true"]\nshell = true\n', "steps.a.shell"),
     "bad placeholder": ('[steps.a]\nuses = "command"\nrun = ["echo {nope}"]\n', "{nope}"),
     "missing codenames": ('[schedule]\ncodenames = "missing.csv"\n', "schedule.codenames"),
@@ -65,13 +68,23 @@ def default_db(isolated_env: Path) -> Path:
     return isolated_env / ".local" / "share" / "thor" / "thor.db"
 
 
-@pytest.fixture
-def cli(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, run_thor):  # type: ignore[no-untyped-def]
-    """run_thor in a directory whose thor.toml has command steps, on the parametrized backend."""
+def _in_project(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, run_thor):  # type: ignore[no-untyped-def]
     (tmp_path / "thor.toml").write_text(COMMAND_PIPELINE)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("THOR_DATABASE_URL", database_url)
+    monkeypatch.setenv("THOR_DATABASE_URL", url)
     return run_thor
+
+
+@pytest.fixture
+def cli(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, run_thor):  # type: ignore[no-untyped-def]
+    """run_thor in a directory whose thor.toml has command steps, on each backend."""
+    return _in_project(tmp_path, database_url, monkeypatch, run_thor)
+
+
+@pytest.fixture
+def cli_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_thor):  # type: ignore[no-untyped-def]
+    """The same on SQLite only, for checks that do not depend on the backend."""
+    return _in_project(tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", monkeypatch, run_thor)
 
 
 def one_line(stderr: str) -> str:
@@ -105,7 +118,14 @@ def test_calendar_json(run_thor, default_db: Path) -> None:  # type: ignore[no-u
 
 def test_calendar_starts_with_the_current_month_of_the_clock(run_thor, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     default = run_thor("calendar", "--json", "--now", "2021-12-20")
-    assert [c["version"] for c in default.json()] == ["2021.12", "2022.01", "2022.02", "2022.03", "2022.04", "2022.05"]
+    assert [c["version"] for c in default.json()] == [
+        "2021.12",
+        "2022.01",
+        "2022.02",
+        "2022.03",
+        "2022.04",
+        "2022.05",
+    ]
     monkeypatch.setenv("THOR_NOW", "2021-12-27T12:00")
     from_env = run_thor("calendar", "--json", "--months", "2")
     assert [(c["version"], c["next"]) for c in from_env.json()] == [("2021.12", False), ("2022.01", True)]
@@ -120,10 +140,33 @@ def test_calendar_table_and_codenames(run_thor, tmp_path: Path, monkeypatch) -> 
     monkeypatch.chdir(tmp_path)
     table = run_thor("calendar", "--from", "2021-09", "--months", "2", "--now", "2021-09-01")
     assert table.exit_code == 0
-    assert re.search(r"2021\.09\s+Cobaltite\s+Fri 2021-09-10\s+Fri 2021-09-24\s+integration202109", table.stdout)
+    assert re.search(
+        r"2021\.09\s+Cobaltite\s+Fri 2021-09-10\s+Fri 2021-09-24\s+integration202109", table.stdout
+    )
     assert "America/Chicago" in table.stdout and "next" in table.stdout
     data = run_thor("calendar", "--json", "--from", "2021-09", "--months", "2").json()
     assert [c["codename"] for c in data] == ["Cobaltite", "Dolomite"]
+
+
+def test_calendar_with_a_biweekly_cadence_from_the_config(run_thor, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "thor.toml").write_text(
+        "[schedule]\n"
+        'feature_freeze = "DTSTART:20210903T000000\\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=FR"\n'
+        'code_freeze = "DTSTART:20210909T000000\\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TH"\n'
+        'version = "{feature_freeze:%Y.%m.%d}"\n'
+        'integration_branch = "release-{feature_freeze:%Y%m%d}"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = run_thor("calendar", "--json", "--from", "2021-09", "--months", "1")
+    assert result.exit_code == 0, result.stderr
+    assert [
+        (c["version"], c["feature_freeze"], c["code_freeze"], c["integration_branch"]) for c in result.json()
+    ] == [
+        ("2021.09.03", "2021-09-03", "2021-09-09", "release-20210903"),
+        ("2021.09.17", "2021-09-17", "2021-09-23", "release-20210917"),
+    ]
+    assert run_thor("status", "2021.09.17", "--json").exit_code == 2  # a real version, not started
+    assert "no release cycle" in run_thor("status", "2021.09.10").stderr
 
 
 def test_calendar_ics(run_thor) -> None:  # type: ignore[no-untyped-def]
@@ -140,7 +183,9 @@ def test_calendar_ics(run_thor) -> None:  # type: ignore[no-untyped-def]
     assert lines.count("BEGIN:VEVENT") == lines.count("END:VEVENT") == 4
     uids = [line for line in lines if line.startswith("UID:")]
     assert len(set(uids)) == 4
-    assert uids == [line for line in second.stdout.replace("\r\n ", "").split("\r\n") if line.startswith("UID:")]
+    assert uids == [
+        line for line in second.stdout.replace("\r\n ", "").split("\r\n") if line.startswith("UID:")
+    ]
     assert "DTSTAMP:20210801T120000Z" in lines
     assert all(re.fullmatch(r"DTSTAMP:\d{8}T\d{6}Z", line) for line in lines if line.startswith("DTSTAMP"))
     assert [line for line in lines if line.startswith("DTSTART")] == [
@@ -225,16 +270,22 @@ def test_a_missing_config_file(run_thor, tmp_path: Path, monkeypatch, default_db
         (["tick", "--wait", "forever"], "--wait"),
     ],
 )
-def test_bad_input_is_exit_2_with_one_line(cli, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
-    result = cli(*args)
+def test_bad_input_is_exit_2_with_one_line(cli_sqlite, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli_sqlite(*args)
     assert result.exit_code == 2, (result.stdout, result.stderr)
     assert message in one_line(result.stderr)
-    assert cli("status", "--json").json() == {"releases": []}
+    assert cli_sqlite("status", "--json").json() == {"releases": []}
 
 
 def test_an_unreachable_database_is_exit_3_without_the_password(run_thor, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("THOR_DATABASE_URL", "postgresql://nobody:Sup3rS3cretPw@127.0.0.1:1/x")
-    for args in (["status"], ["status", "--json"], ["tick"], ["db", "upgrade"], ["release", "start", "2021.09"]):
+    for args in (
+        ["status"],
+        ["status", "--json"],
+        ["tick"],
+        ["db", "upgrade"],
+        ["release", "start", "2021.09"],
+    ):
         result = run_thor(*args)
         assert result.exit_code == 3, (args, result.stderr)
         line = one_line(result.stderr)
@@ -288,7 +339,12 @@ def test_status_of_a_populated_database(cli) -> None:  # type: ignore[no-untyped
     assert detail.exit_code == 0
     data = detail.json()
     assert (data["version"], data["status"]) == ("2021.09", "blocked")
-    assert [s["name"] for s in data["steps"]] == ["split-branch", "load-tests", "release-notes", "merge-stable"]
+    assert [s["name"] for s in data["steps"]] == [
+        "split-branch",
+        "load-tests",
+        "release-notes",
+        "merge-stable",
+    ]
     for step in data["steps"]:
         assert {"name", "status", "attempts", "started_at", "finished_at", "detail"} <= set(step)
     split, _, notes, merge = data["steps"]
@@ -316,8 +372,8 @@ def test_status_shows_codenames(cli, tmp_path: Path) -> None:  # type: ignore[no
     assert re.search(r"2021\.09\s+Cobaltite\s+blocked", cli("status").stdout)
 
 
-def test_steps_json(cli) -> None:  # type: ignore[no-untyped-def]
-    result = cli("steps", "--json")
+def test_steps_json(cli_sqlite) -> None:  # type: ignore[no-untyped-def]
+    result = cli_sqlite("steps", "--json")
     assert result.exit_code == 0
     steps = result.json()["steps"]
     assert [s["name"] for s in steps] == [
@@ -331,7 +387,7 @@ def test_steps_json(cli) -> None:  # type: ignore[no-untyped-def]
     }  # fmt: skip
     assert by_name["load-tests"]["timeout"] == "12h"
     assert by_name["announce"]["enabled"] is False
-    table = cli("steps")
+    table = cli_sqlite("steps")
     assert table.exit_code == 0 and "split-branch" in table.stdout and "code freeze" in table.stdout
 
 
@@ -369,7 +425,9 @@ def test_db_upgrade_hides_the_password(run_thor, postgres_url: str, monkeypatch)
     assert "pw-hidden-1" not in result.stdout and "***@" in result.stdout
 
 
-def test_the_default_database_lives_under_xdg_data_home(run_thor, tmp_path: Path, monkeypatch, default_db: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_database_lives_under_xdg_data_home(
+    run_thor, tmp_path: Path, monkeypatch, default_db: Path
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     assert run_thor("status", "--json").json() == {"releases": []}
     assert default_db.is_file()
@@ -378,17 +436,22 @@ def test_the_default_database_lives_under_xdg_data_home(run_thor, tmp_path: Path
 # --- global options ---------------------------------------------------------------------------------------
 
 
-def test_global_options_may_follow_the_command(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_global_options_may_follow_the_command(cli_sqlite, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     other = tmp_path / "other.toml"
-    other.write_text(COMMAND_PIPELINE.replace('run = ["true"]\n[steps.load-tests]', 'run = ["false"]\n[steps.load-tests]'))
-    before = cli("tick", "--now", "2021-09-10", "-q", "--config", str(other))
+    other.write_text(
+        COMMAND_PIPELINE.replace('run = ["true"]\n[steps.load-tests]', 'run = ["false"]\n[steps.load-tests]')
+    )
+    before = cli_sqlite("tick", "--now", "2021-09-10", "-q", "--config", str(other))
     assert before.exit_code == 0  # a first failed attempt waits for its retry
     assert before.stdout == ""  # -q: nothing on stdout
-    split = {s["name"]: s for s in cli("--config", str(other), "status", "2021.09", "--json").json()["steps"]}
+    split = {
+        s["name"]: s
+        for s in cli_sqlite("--config", str(other), "status", "2021.09", "--json").json()["steps"]
+    }
     assert split["split-branch"]["detail"].startswith("attempt 1/3 failed")
 
 
-def test_quiet_and_verbose(cli) -> None:  # type: ignore[no-untyped-def]
-    verbose = cli("-v", "tick", "--now", "2021-09-10")
+def test_quiet_and_verbose(cli_sqlite) -> None:  # type: ignore[no-untyped-def]
+    verbose = cli_sqlite("-v", "tick", "--now", "2021-09-10")
     assert "split-branch: run" in verbose.stderr
     assert "release started" in verbose.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,13 @@ class Thor:
     database_url: str
     runner: Callable[..., Any]
     config: Path | None = None
+
+    @staticmethod
+    def sh(script: str, **keys: object) -> str:
+        """The TOML body of a command step running ``sh -c SCRIPT``, plus common keys like max_attempts=1."""
+        lines = ['uses = "command"', f"run = {json.dumps(['sh', '-c', script])}"]
+        lines += [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
+        return "\n".join(lines) + "\n"
 
     def configure(self, steps: dict[str, str] | None = None, extra: str = "") -> Path:
         """thor.toml: the four command steps (replace any by name; "" disables it) and extra TOML."""
@@ -85,7 +93,9 @@ class Thor:
         try:
             with engine.connect() as connection:
                 return {
-                    table: [tuple(row) for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+                    table: [
+                        tuple(row) for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1"))
+                    ]
                     for table in sorted(inspect(connection).get_table_names())
                 }
         finally:

@@ -14,12 +14,10 @@ import pytest
 pytestmark = pytest.mark.slow
 
 SLOW_STEPS = {
-    "split-branch": 'uses = "command"\n'
-    'run = ["sh", "-c", "echo start split-branch >> side.txt; sleep 1; echo done split-branch >> side.txt"]\n',
-    "load-tests": 'uses = "command"\n'
-    'run = ["sh", "-c", "echo start load-tests >> side.txt; sleep 1; echo done load-tests >> side.txt"]\n',
-    "release-notes": 'uses = "command"\nrun = ["sh", "-c", "echo start release-notes >> side.txt"]\n',
-}
+    name: 'uses = "command"\n'
+    f'run = ["sh", "-c", "echo start {name} >> side.txt; sleep 1; echo done {name} >> side.txt"]\n'
+    for name in ("split-branch", "load-tests")
+} | {"release-notes": 'uses = "command"\nrun = ["sh", "-c", "echo start release-notes >> side.txt"]\n'}
 
 
 def spawn(config: Path, *args: str) -> subprocess.Popen[str]:
@@ -54,7 +52,13 @@ def test_ticks_at_the_same_moment_run_each_step_once(thor) -> None:  # type: ign
         results.append((process.returncode, stdout, stderr))
     assert [code for code, _, _ in results] == [0, 0, 0], results
     assert all("Traceback" not in stderr for _, _, stderr in results)
-    expected = ["start split-branch", "done split-branch", "start load-tests", "done load-tests", "start release-notes"]
+    expected = [
+        "start split-branch",
+        "done split-branch",
+        "start load-tests",
+        "done load-tests",
+        "start release-notes",
+    ]
     assert sorted(thor.side) == sorted(expected)
     assert thor.side.index("done split-branch") < thor.side.index("start load-tests")
     announced = "".join(stdout for _, stdout, _ in results)

@@ -15,7 +15,7 @@ FAILING_SPLIT = (
 
 
 def test_a_whole_month_day_by_day(thor) -> None:  # type: ignore[no-untyped-def]
-    thor.configure({"merge-stable": 'uses = "command"\nrun = ["sh", "-c", "echo merge-stable {code_freeze} >> side.txt"]\n'})
+    thor.configure({"merge-stable": thor.sh("echo merge-stable {code_freeze} >> side.txt")})
     seen: dict[int, list[str]] = {}
     for day in range(1, 31):
         before = len(thor.side)
@@ -129,7 +129,7 @@ def test_skip_unblocks_the_dependants(thor) -> None:  # type: ignore[no-untyped-
 
 
 def test_a_gate_waits_for_approval(thor) -> None:  # type: ignore[no-untyped-def]
-    thor.configure({"load-tests": 'uses = "gate"\ntimeout = "30d"\n'})
+    thor.configure({"load-tests": 'uses = "gate"\ntimeout = "30d"\n'})  # not load-tests' 12h
     assert thor.tick("2021-09-10").exit_code == 0
     assert thor.steps()["load-tests"]["status"] == "waiting"
     assert thor.tick("2021-09-24").exit_code == 0  # code freeze, but merge-stable waits for the gate
@@ -144,7 +144,9 @@ def test_a_gate_waits_for_approval(thor) -> None:  # type: ignore[no-untyped-def
     assert "numbers look fine" in gate["detail"]
     assert thor.tick("2021-09-24T01:00").exit_code == 0
     assert thor.side[-1] == "merge-stable 2021.09"
-    assert thor("approve", "2021.09", "load-tests").stdout.strip() == "2021.09 load-tests was already approved"
+    assert (
+        thor("approve", "2021.09", "load-tests").stdout.strip() == "2021.09 load-tests was already approved"
+    )
     assert [e["kind"] for e in thor.events(step="load-tests")] == ["started", "waiting", "approved"]
 
 
@@ -196,7 +198,8 @@ def test_a_missed_start_is_reported_not_begun(thor) -> None:  # type: ignore[no-
     assert thor.tick("2021-10-18").exit_code == 1  # ten days after October's feature freeze
     late = thor.tick("2021-10-18T01:00")
     assert late.exit_code == 1
-    assert "2021.10" in late.stdout and "thor release start 2021.10" in late.stdout
+    [line] = late.stderr.splitlines()  # on stderr, one line: even `tick -q` under cron mails it
+    assert line.startswith("thor: missed start: 2021.10") and "thor release start 2021.10" in line
     assert [r["version"] for r in thor.status()["releases"]] == ["2021.09"]
     assert not any("2021.10" in line for line in thor.side)
     started = thor("release", "start", "2021.10", "--now", "2021-10-18T02:00")
@@ -207,8 +210,9 @@ def test_a_missed_start_is_reported_not_begun(thor) -> None:  # type: ignore[no-
 
 
 def test_a_missed_start_is_no_longer_reported_after_its_code_freeze(thor) -> None:  # type: ignore[no-untyped-def]
+    assert "missed start: 2021.09" in thor.tick("2021-09-23T23:59", "-q").stderr
     result = thor.tick("2021-09-25")
-    assert (result.exit_code, result.stdout) == (0, "")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
 
 
 def test_grace_period_comes_from_the_configuration(thor) -> None:  # type: ignore[no-untyped-def]
@@ -233,7 +237,8 @@ def test_the_timezone_decides_when_a_release_starts(thor) -> None:  # type: igno
 
 def test_a_milestone_with_byhour(thor) -> None:  # type: ignore[no-untyped-def]
     thor.configure(
-        extra='\n[schedule]\ntimezone = "America/Chicago"\nfeature_freeze = "FREQ=MONTHLY;BYDAY=+2FR;BYHOUR=9"\n'
+        extra='\n[schedule]\ntimezone = "America/Chicago"\n'
+        'feature_freeze = "FREQ=MONTHLY;BYDAY=+2FR;BYHOUR=9"\n'
         'code_freeze = "FREQ=MONTHLY;BYDAY=+4FR;BYHOUR=17"\n'
     )
     assert thor.tick("2021-09-10T08:59").exit_code == 0  # local time: naive --now is in the configured zone
@@ -251,10 +256,10 @@ def test_the_log_shows_events_with_captured_output_and_redacts_secrets(thor, mon
     monkeypatch.setenv("THOR_SLACK_TOKEN", token)
     thor.configure(
         {
-            "split-branch": 'uses = "command"\nrun = ["sh", "-c", "echo cutting {integration_branch}; '
-            'echo token is $THOR_SLACK_TOKEN; echo to stderr >&2"]\n',
-            "release-notes": 'uses = "command"\nrun = ["sh", "-c", "echo notes failed $THOR_SLACK_TOKEN; exit 3"]\n'
-            "max_attempts = 1\n",
+            "split-branch": thor.sh(
+                "echo cutting {integration_branch}; echo token is $THOR_SLACK_TOKEN; echo to stderr >&2"
+            ),
+            "release-notes": thor.sh("echo notes failed $THOR_SLACK_TOKEN; exit 3", max_attempts=1),
         }
     )
     result = thor.tick("2021-09-10", "-v")
@@ -286,7 +291,9 @@ def test_log_rejects_an_unknown_step_and_an_unstarted_release(thor) -> None:  # 
 
 
 def test_a_command_step_timeout_kills_it_and_fails_the_attempt(thor) -> None:  # type: ignore[no-untyped-def]
-    thor.configure({"split-branch": 'uses = "command"\nrun = ["sleep", "30"]\ntimeout = "1s"\nmax_attempts = 1\n'})
+    thor.configure(
+        {"split-branch": 'uses = "command"\nrun = ["sleep", "30"]\ntimeout = "1s"\nmax_attempts = 1\n'}
+    )
     started = time.monotonic()
     result = thor.tick("2021-09-10")
     assert time.monotonic() - started < 15
@@ -331,9 +338,11 @@ def test_placeholders_and_release_environment_reach_the_command(thor) -> None:  
     (thor.dir / "names.csv").write_text("version,name\n2021.09,Cobaltite\n")
     thor.configure(
         {
-            "split-branch": 'uses = "command"\nrun = ["sh", "-c", "echo {version}/{codename}/{integration_branch}/'
-            '{stable_branch}/{feature_freeze}/{code_freeze}/$THOR_STEP/$THOR_VERSION/$EXTRA >> side.txt"]\n'
-            'env = { EXTRA = "x-{version}" }\n'
+            "split-branch": thor.sh(
+                "echo {version}/{codename}/{integration_branch}/{stable_branch}/"
+                "{feature_freeze}/{code_freeze}/$THOR_STEP/$THOR_VERSION/$EXTRA >> side.txt"
+            )
+            + 'env = { EXTRA = "x-{version}" }\n'
         },
         extra='\n[schedule]\ncodenames = "names.csv"\n',
     )

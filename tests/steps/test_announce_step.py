@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
 from tests.conftest import write_config
 from thor_cli.clock import Clock
 from thor_cli.config import Settings, parse_config
@@ -15,7 +14,14 @@ from thor_cli.steps.announce import AnnounceOptions, AnnounceStep
 from thor_cli.steps.base import ReleaseInfo, RepoRecord
 
 VERSION = "2021.09"
-OTHERS = ("create-jira-release", "split-branch", "load-tests", "release-notes", "merge-stable", "mark-released")
+OTHERS = (
+    "create-jira-release",
+    "split-branch",
+    "load-tests",
+    "release-notes",
+    "merge-stable",
+    "mark-released",
+)
 ANNOUNCE_ALONE = "".join(f"[steps.{name}]\nenabled = false\n\n" for name in OTHERS)
 
 
@@ -29,10 +35,16 @@ class FakeContext:
     saved: dict[str, Any] = field(default_factory=dict)
     notified: list[tuple[str, bool]] = field(default_factory=list)
     repos: dict[str, dict[str, RepoRecord]] = field(default_factory=dict)
-    release: ReleaseInfo = ReleaseInfo(
-        VERSION, "Cobaltite", datetime(2021, 9, 10, tzinfo=UTC), datetime(2021, 9, 24, tzinfo=UTC),
-        "integration202109", "stable",
-    )  # fmt: skip
+    release: ReleaseInfo = field(
+        default_factory=lambda: ReleaseInfo(
+            VERSION,
+            "Cobaltite",
+            datetime(2021, 9, 10, tzinfo=UTC),
+            datetime(2021, 9, 24, tzinfo=UTC),
+            "integration202109",
+            "stable",
+        )
+    )
     clock: Clock = field(default_factory=Clock)
 
     @property
@@ -88,7 +100,9 @@ def test_message_and_notes_url_templates(tmp_path: Path) -> None:
     )
     ctx = FakeContext(settings(tmp_path), options=options, repos=merged("succeeded"))
     AnnounceStep().run(ctx)  # type: ignore[arg-type]
-    assert ctx.notified == [("2021.09 Cobaltite: 1 repos tagged 2021.09; notes https://example.org/notes/2021.09.html", True)]
+    assert ctx.notified == [
+        ("2021.09 Cobaltite: 1 repos tagged 2021.09; notes https://example.org/notes/2021.09.html", True)
+    ]
 
 
 def test_nothing_configured_to_announce_to_is_not_a_failure(tmp_path: Path) -> None:
@@ -107,7 +121,9 @@ def test_an_unknown_placeholder_is_a_configuration_error(run_thor, tmp_path: Pat
 
 
 def test_announced_once_to_the_file_through_the_engine(run_thor, tmp_path: Path, database_url: str) -> None:
-    config = write_config(tmp_path / "thor.toml", f'[notify]\nfile = "messages.txt"\n\n{ANNOUNCE_ALONE}', database_url)
+    config = write_config(
+        tmp_path / "thor.toml", f'[notify]\nfile = "messages.txt"\n\n{ANNOUNCE_ALONE}', database_url
+    )
     now = ("--now", "2021-09-24T12:00")
     assert run_thor("--config", config, "release", "start", VERSION, *now).exit_code == 0
     assert run_thor("--config", config, "step", "announce", VERSION, *now).exit_code == 0
@@ -119,7 +135,9 @@ def test_announced_once_to_the_file_through_the_engine(run_thor, tmp_path: Path,
     assert announcements == ["[broadcast] Gen3 release 2021.09 is out: tag 2021.09"]
 
 
-def test_announced_in_the_thread_and_the_channel(run_thor, tmp_path: Path, slack_fake, slack_broadcasts) -> None:
+def test_announced_in_the_thread_and_the_channel(
+    run_thor, tmp_path: Path, slack_fake, slack_broadcasts
+) -> None:
     config = write_config(
         tmp_path / "thor.toml",
         f'[slack]\nchannel = "releases"\nbase_url = "{slack_fake.url}/api/"\ntimeout = 5\n\n{ANNOUNCE_ALONE}',
@@ -137,7 +155,9 @@ def test_announced_in_the_thread_and_the_channel(run_thor, tmp_path: Path, slack
 
 def test_dry_run_describes_without_queueing(run_thor, tmp_path: Path) -> None:
     config = write_config(tmp_path / "thor.toml", f'[notify]\nfile = "messages.txt"\n\n{ANNOUNCE_ALONE}')
-    result = run_thor("--config", config, "step", "announce", VERSION, "--dry-run", "--now", "2021-09-24T12:00")
+    result = run_thor(
+        "--config", config, "step", "announce", VERSION, "--dry-run", "--now", "2021-09-24T12:00"
+    )
     assert result.exit_code == 0
     assert "queue the announcement of 2021.09" in result.stdout
     assert not (tmp_path / "messages.txt").exists()

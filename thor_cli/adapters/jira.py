@@ -157,7 +157,7 @@ class JiraClient:
         return next((v for v in versions if v.raw.get("name") == name), None)
 
     def project_versions(self, project: str) -> list[JiraVersion]:
-        """Every version of ``project`` (``thor doctor`` reads it to check the project and the permissions)."""
+        """Every version of ``project`` (``thor doctor`` reads them to check the project and permissions)."""
         jira = self._client()
         with self._errors(f"list the versions of project {project}"):
             versions = jira.project_versions(project)

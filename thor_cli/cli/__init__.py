@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import typer
 
 from thor_cli import __version__
-from thor_cli.cli import calendar_cmd, db_cmd, doctor_cmd, release_cmd, status_cmd, steer_cmd, tick_cmd
+from thor_cli.cli import calendar_cmd, db_cmd, demo_cmd, doctor_cmd, notes_cmd, release_cmd, status_cmd, steer_cmd, tick_cmd
 from thor_cli.cli.options import GlobalOptions
 from thor_cli.errors import ExitCode, ThorError
 from thor_cli.secrets import redact
@@ -57,6 +57,8 @@ steer_cmd.register(app)
 release_cmd.register(app)
 db_cmd.register(app)
 doctor_cmd.register(app)
+notes_cmd.register(app)
+demo_cmd.register(app)
 
 
 _GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})

@@ -28,4 +28,6 @@ def upgrade(ctx: typer.Context) -> None:
         revision = migrate(store.engine)
     finally:
         store.dispose()
-    render.console().print(f"database {redact(rt.settings.database_url)} is at schema revision {revision}", markup=False)
+    render.console().print(
+        f"database {redact(rt.settings.database_url)} is at schema revision {revision}", markup=False
+    )

@@ -38,12 +38,18 @@ def tick(
     for version in report.missed:
         # On stderr, so even `tick -q` under cron mails it: someone has to start or cancel the release.
         render.err_console().print(
-            f"thor: missed start: {version}'s feature freeze passed more than {grace_days} days ago and the "
-            f"release was never started; run `thor release start {version}` or `thor release cancel {version}`",
+            f"thor: missed start: {version}'s feature freeze passed more than {grace_days} days ago and "
+            f"the release was never started; run `thor release start {version}` or "
+            f"`thor release cancel {version}`",
             markup=False,
+            soft_wrap=True,  # one line, however narrow the terminal (or cron's 80 columns)
         )
     if report.blocked:
-        render.err_console().print(f"thor: blocked: {', '.join(report.blocked)} (see `thor status VERSION`)")
+        render.err_console().print(
+            f"thor: blocked: {', '.join(report.blocked)} (see `thor status VERSION`)",
+            markup=False,
+            soft_wrap=True,
+        )
     if report.failed:
         raise typer.Exit(ExitCode.STEP_FAILED)
 
@@ -52,9 +58,13 @@ def _print_plan(rt, engine) -> int:  # type: ignore[no-untyped-def]
     to_start, missed = engine.planned_starts(rt)
     out = render.console()
     for cycle in to_start:
-        out.print(f"{cycle.version}: would start the release (feature freeze {cycle.feature_freeze:%Y-%m-%d})")
+        out.print(
+            f"{cycle.version}: would start the release (feature freeze {cycle.feature_freeze:%Y-%m-%d})"
+        )
     for cycle in missed:
-        out.print(f"{cycle.version}: missed start (feature freeze {cycle.feature_freeze:%Y-%m-%d}); not started")
+        out.print(
+            f"{cycle.version}: missed start (feature freeze {cycle.feature_freeze:%Y-%m-%d}); not started"
+        )
     for plan in engine.plan(rt):
         rows = []
         for decision in plan.decisions:

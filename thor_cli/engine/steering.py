@@ -48,7 +48,13 @@ class DryRun:
 
 
 def run_step(
-    rt: Runtime, version: str, step_name: str, reporter: Reporter, *, force: bool = False, dry_run: bool = False
+    rt: Runtime,
+    version: str,
+    step_name: str,
+    reporter: Reporter,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
 ) -> Outcome | DryRun:
     """Run one step now, whatever the calendar says; dependencies must have succeeded unless ``force``."""
     if dry_run:
@@ -80,7 +86,9 @@ def run_step(
     mode = "poll" if run.status == StepStatus.WAITING else "run"
     if run.status in (StepStatus.FAILED, StepStatus.SUCCEEDED, StepStatus.SKIPPED):
         run = _rearm(rt, run, actor=f"thor step ({rt.who})", reason="run by hand")
-    return execute(rt, release, step, run, mode, reporter=reporter, actor=f"thor step ({rt.who})", force=force)
+    return execute(
+        rt, release, step, run, mode, reporter=reporter, actor=f"thor step ({rt.who})", force=force
+    )
 
 
 def _unfinished_dependencies(rt: Runtime, step: Step, runs: dict[str, StepRun]) -> list[str]:
@@ -101,7 +109,12 @@ class _PreviewContext(EngineStepContext):
 
     def __init__(self, rt: Runtime, info, step: Step) -> None:  # type: ignore[no-untyped-def]
         self.rt, self.release, self.step, self.step_name = rt, info, step, step.name
-        self.options, self.settings, self.clock, self.timeout = step.options, rt.settings, rt.clock, step.timeout
+        self.options, self.settings, self.clock, self.timeout = (
+            step.options,
+            rt.settings,
+            rt.clock,
+            step.timeout,
+        )
         self.force, self.attempt, self.started_at = False, 0, None
         self._state = {}
 
@@ -117,8 +130,10 @@ def _rearm(rt: Runtime, run: StepRun, *, actor: str, reason: str) -> StepRun:
         )  # fmt: skip
         if fresh is None:
             raise Conflict(f"{run.name} changed while re-arming it; try again")
-        queries.add_event(session, at=now, actor=actor, kind="rearmed", release_id=fresh.release_id, step=fresh.name,
-                          message=reason)  # fmt: skip
+        queries.add_event(
+            session, at=now, actor=actor, kind="rearmed", release_id=fresh.release_id, step=fresh.name,
+            message=reason,
+        )  # fmt: skip
         return fresh
 
 
@@ -152,12 +167,21 @@ def approve(rt: Runtime, version: str, step_name: str, note: str | None) -> str:
     if run.status == StepStatus.RUNNING:
         raise Conflict(f"{step.name} is being checked by {run.lease_owner}; try again in a moment")
     detail = f"approved by {rt.who}" + (f": {note}" if note else "")
-    _finish_by_hand(rt, release, run, StepStatus.SUCCEEDED, detail, kind="approved", state_update={"approved_by": rt.who})
+    _finish_by_hand(
+        rt, release, run, StepStatus.SUCCEEDED, detail, kind="approved", state_update={"approved_by": rt.who}
+    )
     return f"{version} {step.name} approved"
 
 
 def _finish_by_hand(
-    rt: Runtime, release: Release, run: StepRun, status: str, detail: str, *, kind: str, state_update: dict | None = None
+    rt: Runtime,
+    release: Release,
+    run: StepRun,
+    status: str,
+    detail: str,
+    *,
+    kind: str,
+    state_update: dict | None = None,
 ) -> None:
     now = rt.clock.now()
     with rt.store.session() as session:
@@ -168,7 +192,9 @@ def _finish_by_hand(
             state=leases.dump_state(state), updated_at=now,
         ) is None:  # fmt: skip
             raise Conflict(f"{run.name} changed meanwhile; try again")
-        queries.add_event(session, at=now, actor=rt.who, kind=kind, release_id=release.id, step=run.name, message=detail)
+        queries.add_event(
+            session, at=now, actor=rt.who, kind=kind, release_id=release.id, step=run.name, message=detail
+        )
         notify.step_finished(rt, session, release, run.name, kind, detail, None)
         refresh_release_status(rt, session, release, actor=rt.who)
         session.commit()
@@ -217,7 +243,9 @@ def cancel_release(rt: Runtime, version: str, reason: str | None) -> str:
         release.status, release.updated_at = ReleaseStatus.CANCELLED, now
         session.add(release)
         message = f"release {version} cancelled by {rt.who}" + (f": {reason}" if reason else "")
-        queries.add_event(session, at=now, actor=rt.who, kind="release-cancelled", release_id=release.id, message=message)
+        queries.add_event(
+            session, at=now, actor=rt.who, kind="release-cancelled", release_id=release.id, message=message
+        )
         if release.started:
             notify.release_changed(rt, session, release, ReleaseStatus.CANCELLED)
         session.commit()

@@ -70,7 +70,9 @@ def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, a
                 )  # fmt: skip
                 notify.release_opened(rt, session, release)
                 report.started.append(release.version)
-                reporter.event(f"{release.version}: release started (feature freeze {cycle.feature_freeze:%Y-%m-%d})")
+                reporter.event(
+                    f"{release.version}: release started (feature freeze {cycle.feature_freeze:%Y-%m-%d})"
+                )
         for release in queries.list_releases(session, [ReleaseStatus.ACTIVE]):
             # Rescheduled before it began: its stored dates rule, not the calendar's.
             if release.started or as_utc(release.feature_freeze) > now:
@@ -109,13 +111,31 @@ def plan(rt: Runtime) -> list[ReleasePlan]:
 
 
 def planned_starts(rt: Runtime) -> tuple[list[Cycle], list[Cycle]]:
+    """What ``start_due_releases`` would start now, and the missed starts it would report. Reads only."""
     now = rt.clock.now()
     to_start, missed = due_cycles(rt, now)
     with rt.store.session() as session:
-        return (
-            [c for c in to_start if queries.get_release(session, c.version) is None],
-            [c for c in missed if queries.get_release(session, c.version) is None],
-        )
+        to_start = [c for c in to_start if queries.get_release(session, c.version) is None]
+        missed = [c for c in missed if queries.get_release(session, c.version) is None]
+        # Rescheduled before they began: their stored dates rule.
+        for release in queries.list_releases(session, [ReleaseStatus.ACTIVE]):
+            if release.started or as_utc(release.feature_freeze) > now:
+                continue
+            cycle = _stored_cycle(rt, release)
+            (to_start if within_grace(rt, release.feature_freeze, now) else missed).append(cycle)
+    return to_start, missed
+
+
+def _stored_cycle(rt: Runtime, release: Release) -> Cycle:
+    tz = rt.settings.config.schedule.tz
+    return Cycle(
+        version=release.version,
+        codename=release.codename,
+        feature_freeze=as_utc(release.feature_freeze).astimezone(tz),
+        code_freeze=as_utc(release.code_freeze).astimezone(tz),
+        integration_branch=release.integration_branch,
+        stable_branch=release.stable_branch,
+    )
 
 
 def _run_due(rt: Runtime, report: TickReport, reporter: Reporter, *, actor: str) -> datetime | None:
@@ -136,7 +156,11 @@ def _run_due(rt: Runtime, report: TickReport, reporter: Reporter, *, actor: str)
                 if key in tried:
                     continue
                 tried.add(key)
-                outcome = execute(rt, release, decision.step, decision.run, decision.mode, reporter=reporter, actor=actor)  # type: ignore[arg-type]
+                mode = decision.mode
+                assert mode is not None  # due
+                outcome = execute(
+                    rt, release, decision.step, decision.run, mode, reporter=reporter, actor=actor
+                )
                 report.outcomes.append(outcome)
                 ran = True
                 break  # re-read: this step may have made others due
@@ -146,7 +170,9 @@ def _run_due(rt: Runtime, report: TickReport, reporter: Reporter, *, actor: str)
             return wake_at
 
 
-def tick(rt: Runtime, reporter: Reporter, *, wait: timedelta | None = None, actor: str = "tick") -> TickReport:
+def tick(
+    rt: Runtime, reporter: Reporter, *, wait: timedelta | None = None, actor: str = "tick"
+) -> TickReport:
     report = TickReport()
     deadline = rt.clock.now() + wait if wait else None
     start_due_releases(rt, report, reporter, actor=actor)

@@ -1,19 +1,80 @@
-"""``delete-branch``: not implemented yet."""
+"""``delete-branch``: delete a branch (by default the release's integration branch) in every repository.
+
+Not in the built-in pipeline. Per repository and idempotent: a branch already absent is success. Deleting
+the integration branch is guarded by the commit the ``git-branch`` step recorded for that repository: a
+branch that moved since it was cut is left alone (that repository fails). Other branches are guarded by
+the commit seen just before deleting.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Callable
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from thor_cli.repos import Repo
 from thor_cli.steps.base import StepContext, StepResult, StepType
+from thor_cli.steps.repo_fanout import (
+    NO_REPOS,
+    RepoOutcome,
+    cut_records,
+    done_summary,
+    failure_summary,
+    plural,
+    recorded_cut,
+    release_repos,
+    report_lines,
+    run_over_repos,
+    to_retry,
+)
+
+_KINDS = {"deleted": "deleted", "absent": "already absent"}
 
 
-class _Options(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+class DeleteBranchOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    branch: str = Field(default="{integration_branch}", min_length=1)  # a template
 
 
 class DeleteBranchStep(StepType):
     type_name = "delete-branch"
-    Options = _Options
+    summary = "delete a branch in every repository"
+    Options = DeleteBranchOptions
+
+    def describe(self, ctx: StepContext) -> str:
+        return (
+            f"delete {ctx.release.render(ctx.options.branch)} in every repository of [repos] where it exists"
+        )
+
+    def validate(self, options: BaseModel, render_check: Callable[[str], None]) -> None:
+        assert isinstance(options, DeleteBranchOptions)
+        render_check(options.branch)
 
     def run(self, ctx: StepContext) -> StepResult:
-        return StepResult.fail("step type 'delete-branch' is not implemented yet")
+        repos = release_repos(ctx)
+        if not repos:
+            return StepResult.fail(NO_REPOS)
+        branch = ctx.release.render(ctx.options.branch)
+        guards = cut_records(ctx) if branch == ctx.release.integration_branch else {}
+        todo, earlier = to_retry(repos, ctx.repo_results(), force=ctx.force)
+        outcomes = run_over_repos(
+            ctx,
+            todo,
+            lambda r: _delete(r, branch, recorded_cut(guards.get(r.name))),
+            description=f"deleting {branch}",
+        )
+        output = report_lines(outcomes, (r.name for r in earlier))
+        failed = {name: o for name, o in outcomes.items() if not o.ok}
+        if failed:
+            return StepResult.fail(failure_summary(failed, len(repos)), output=output)
+        counts = done_summary(outcomes, earlier)
+        return StepResult.ok(f"{branch} in {plural(len(repos), 'repo')}: {counts}", output=output)
+
+
+def _delete(repo: Repo, branch: str, expected: str | None) -> RepoOutcome:
+    from thor_cli.adapters.git import delete_branch
+
+    status = delete_branch(repo.url, branch, expected_sha=expected)
+    detail = f"{branch} deleted" if status == "deleted" else f"{branch} was already absent"
+    return RepoOutcome.success(_KINDS[status], detail, data={"branch": branch, "expected_sha": expected})

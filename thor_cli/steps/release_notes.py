@@ -1,19 +1,239 @@
-"""``release-notes``: not implemented yet."""
+"""``release-notes``: the pull requests each repository's integration branch adds over the previous release.
+
+Per repository, by commit range (never by dates): from the previous release's tag (the calendar's previous
+version, e.g. ``2021.08``) if the remote has it, else the previous integration branch, else the last commits
+with a note saying no previous release was found; up to the commit the ``git-branch`` step recorded for that
+repository. Pull requests come from merge and squash subjects. With ``$THOR_GITHUB_TOKEN`` their descriptions
+are read from GitHub (``[github] api_url``) and their sections (``### New Features``, ...) gathered; GitHub
+failing only costs that enrichment, with a warning in the notes. The Markdown goes to ``[notes] dir`` (or the
+step's ``dir``) as ``VERSION.md`` and into the step's state, where ``thor notes VERSION`` finds it.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict
 
-from thor_cli.steps.base import StepContext, StepResult, StepType
+from thor_cli.errors import StepError
+from thor_cli.notes import PullNote, ReleaseNotes, RepoNotes, notes_dir, parse_sections, render_markdown
+from thor_cli.repos import Repo
+from thor_cli.steps.base import RepoRecord, StepContext, StepResult, StepType
+from thor_cli.steps.repo_fanout import (
+    NO_REPOS,
+    RepoOutcome,
+    cut_records,
+    failure_summary,
+    plural,
+    recorded_cut,
+    release_repos,
+    report_lines,
+    run_over_repos,
+    short,
+)
+
+if TYPE_CHECKING:
+    from thor_cli.adapters.github import GitHubClient
+    from thor_cli.calendar import Cycle
 
 
-class _Options(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+class ReleaseNotesOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dir: str | None = None  # a template; default [notes] dir. Relative paths are relative to thor.toml.
 
 
 class ReleaseNotesStep(StepType):
     type_name = "release-notes"
-    Options = _Options
+    summary = "write the release notes from the pull requests merged since the previous release"
+    Options = ReleaseNotesOptions
+
+    def describe(self, ctx: StepContext) -> str:
+        path = notes_dir(ctx.settings, ctx.release, ctx.options.dir) / f"{ctx.release.version}.md"
+        branch = ctx.release.integration_branch
+        return f"list the pull requests {branch} adds in every repository and write {path}"
+
+    def validate(self, options: BaseModel, render_check: Callable[[str], None]) -> None:
+        assert isinstance(options, ReleaseNotesOptions)
+        if options.dir:
+            render_check(options.dir)
 
     def run(self, ctx: StepContext) -> StepResult:
-        return StepResult.fail("step type 'release-notes' is not implemented yet")
+        from thor_cli.adapters.github import GitHubClient
+
+        repos = release_repos(ctx)
+        if not repos:
+            return StepResult.fail(NO_REPOS)
+        release = ctx.release
+        previous = previous_cycle(ctx)
+        cuts = cut_records(ctx)
+        client = GitHubClient.from_settings(ctx.settings)
+        enricher = Enricher(client, ctx.settings.config.github.api_url) if client else None
+        outcomes = run_over_repos(
+            ctx,
+            repos,
+            lambda repo: _repo_notes(ctx, repo, previous, cuts.get(repo.name), enricher),
+            description="reading pull requests",
+        )
+        notes = ReleaseNotes(
+            title=release.title,
+            version=release.version,
+            integration_branch=release.integration_branch,
+            previous=previous.version if previous else None,
+            repos=[o.extra if o.ok else RepoNotes(name, error=o.detail) for name, o in outcomes.items()],
+            warnings=enricher.warnings if enricher else [],
+        )
+        markdown = render_markdown(notes)
+        path = notes_dir(ctx.settings, release, ctx.options.dir) / f"{release.version}.md"
+        _write(path, markdown)
+        counts = f"{plural(notes.pull_count, 'PR')} in {plural(len(repos), 'repo')}"
+        unchanged = ctx.state.get("notes_markdown") == markdown and ctx.state.get("notes_notified")
+        ctx.save_state(notes_markdown=markdown, notes_path=str(path), notes_pull_requests=notes.pull_count)
+        output = report_lines(outcomes)
+        failed = {name: o for name, o in outcomes.items() if not o.ok}
+        if failed:
+            summary = failure_summary(failed, len(repos), "could not be read")
+            return StepResult.fail(
+                f"{summary}; notes written without them to {path}", external_ref=str(path), output=output
+            )
+        if not unchanged:
+            ctx.notify(f"release notes ready: {counts} — {path}")
+            ctx.save_state(notes_notified=True)
+        detail = f"{counts} written to {path}"
+        if notes.warnings:
+            ctx.log("; ".join(notes.warnings))
+            detail += f" ({plural(len(notes.warnings), 'warning')}: {notes.warnings[0]})"
+        return StepResult.ok(detail, external_ref=str(path), output=output)
+
+
+def previous_cycle(ctx: StepContext) -> Cycle | None:
+    """The calendar's release before this one (its tag and integration branch mark where the notes start)."""
+    from thor_cli.calendar import MAX_CYCLE_LENGTH, ReleaseCalendar
+
+    calendar = ReleaseCalendar.from_schedule(ctx.settings.config.schedule)
+    start = ctx.release.feature_freeze
+    earlier = [
+        c
+        for c in calendar.cycles_between(start - MAX_CYCLE_LENGTH, start)
+        if c.feature_freeze < start and c.version != ctx.release.version
+    ]
+    return earlier[-1] if earlier else None
+
+
+def _repo_notes(
+    ctx: StepContext, repo: Repo, previous: Cycle | None, cut: RepoRecord | None, enricher: Enricher | None
+) -> RepoOutcome:
+    from thor_cli.adapters.git import first_parent_log, ls_remote, parse_pull_requests, remote_heads
+    from thor_cli.adapters.github import pull_link
+
+    branch = ctx.release.integration_branch
+    notes: list[str] = []
+    until = recorded_cut(cut)
+    if not until:
+        until = remote_heads(repo.url, branch).get(branch)
+        if not until:
+            raise StepError(f"{branch} does not exist and no cut was recorded for this repository")
+        notes.append(f"no cut was recorded for this repository: the tip of {branch} ({short(until)}) is used")
+    since = None
+    if previous is not None:
+        tag, old_branch = f"refs/tags/{previous.version}", f"refs/heads/{previous.integration_branch}"
+        refs, _ = ls_remote(repo.url, tag, f"{tag}^{{}}", old_branch)
+        since = (
+            previous.version if tag in refs else previous.integration_branch if old_branch in refs else None
+        )
+    log = first_parent_log(repo.url, since, until)
+    if since is None:
+        why = (
+            f"no tag {previous.version} or branch {previous.integration_branch}"
+            if previous
+            else "the calendar has no earlier release"
+        )
+        notes.append(f"no previous release found ({why}): the last {plural(len(log), 'commit')} are listed")
+    elif log.note:
+        notes.append(log.note)
+    api_url = ctx.settings.config.github.api_url
+    pulls = [
+        PullNote(p.number, p.title, pull_link(repo.url, api_url, p.number)) for p in parse_pull_requests(log)
+    ]
+    enriched = enricher.enrich(repo, pulls) if enricher and pulls else False
+    result = RepoNotes(
+        repo=repo.name,
+        since=since,
+        since_sha=log.since_sha,
+        until=branch,
+        until_sha=until,
+        pulls=pulls,
+        enriched=enriched,
+        note="; ".join(notes) or None,
+    )
+    data = {"since": since, "since_sha": log.since_sha, "pull_requests": len(pulls)}
+    detail = f"{plural(len(pulls), 'pull request')} since {since or 'the last ' + plural(len(log), 'commit')}"
+    return RepoOutcome.success("read", detail, sha=until, data=data, extra=result)
+
+
+class Enricher:
+    """Reads pull request descriptions from GitHub for all repositories; the first outage ends it for all."""
+
+    def __init__(self, client: GitHubClient, api_url: str) -> None:
+        self.client = client
+        self.api_url = api_url
+        self.warnings: list[str] = []
+        self._down = False
+        self._lock = threading.Lock()
+
+    def _warn(self, text: str, *, down: bool = False) -> None:
+        with self._lock:
+            if down:
+                if self._down:
+                    return
+                self._down = True
+            self.warnings.append(text)
+
+    def enrich(self, repo: Repo, pulls: list[PullNote]) -> bool:
+        """Fill in the sections of ``pulls``; whether every description was read."""
+        from thor_cli.adapters.github import GitHubError, GitHubUnavailable, api_slug
+
+        slug = api_slug(repo.name, repo.url, self.api_url)
+        if slug is None:
+            self._warn(
+                f"{repo.name} is not a GitHub repository: its pull request descriptions are not included"
+            )
+            return False
+        complete = True
+        for pull in pulls:
+            if self._down:
+                return False
+            try:
+                found = self.client.pull_request(slug, pull.number)
+            except GitHubUnavailable as exc:
+                self._warn(f"{exc.message}: pull request descriptions are left out", down=True)
+                return False
+            except GitHubError as exc:
+                self._warn(exc.message)
+                complete = False
+                continue
+            pull.title = found.title or pull.title
+            pull.sections = parse_sections(found.body)
+        return complete
+
+
+def _write(path: Path, text: str) -> None:
+    """Write the notes whole or not at all (a reader never sees half a file)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StepError(f"cannot write the release notes to {path}: {exc.strerror or exc}") from None

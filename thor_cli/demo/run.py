@@ -1,0 +1,243 @@
+"""Drive one release cycle in a demo sandbox through the real CLI (``thor_cli.cli.main``), narrating it.
+
+Every stage is the command a person (or cron) would type, run in this process with ``--config`` pointing at
+the sandbox and ``--now`` travelling to the day in question; what it prints is what the user sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shlex
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from thor_cli import demo
+from thor_cli.cli import render
+from thor_cli.demo.sandbox import Sandbox, build, demo_environment, prepare
+from thor_cli.errors import ExitCode, ThorError, UsageError
+
+RULE_WIDTH = 78
+
+
+@dataclass(frozen=True)
+class Stage:
+    title: str
+    story: str
+    commands: tuple[tuple[str, ...], ...]
+    quiet: bool = False  # the stage's last command is expected to print nothing: say so when it does
+
+
+STAGES = (
+    Stage(
+        "The calendar: Wed 2021-09-01",
+        "Thor knows Gen3's release calendar: feature freeze on the second Friday of the month, code "
+        "freeze on the fourth. Time travel (--now) takes us to a week before release 2021.09.",
+        (("calendar", "--from", "2021-09", "--months", "1", "--now", demo.BEFORE),),
+    ),
+    Stage(
+        "Feature freeze: Fri 2021-09-10",
+        f"cron runs `thor tick` every morning. Today release {demo.VERSION} starts: cut "
+        f"{demo.INTEGRATION_BRANCH} in every repository, run the load tests on it, write the release notes. "
+        "Each line is a step changing state; 'slack>' lines are the messages Slack would get.",
+        (("tick", "--now", demo.FEATURE_FREEZE),),
+    ),
+    Stage(
+        "A day between: Fri 2021-09-17",
+        "Nothing is due. `--dry-run` shows what waits for what; the tick itself prints nothing, so cron "
+        "mails nothing.",
+        (("tick", "--dry-run", "--now", demo.BETWEEN), ("tick", "--now", demo.BETWEEN)),
+        quiet=True,
+    ),
+    Stage(
+        "Code freeze: Fri 2021-09-24",
+        f"Merge {demo.INTEGRATION_BRANCH} into {demo.STABLE_BRANCH} in every repository, tag {demo.VERSION}, "
+        "announce the release.",
+        (("tick", "--now", demo.CODE_FREEZE),),
+    ),
+)
+
+
+def demo_main(directory: Path | None, *, setup_only: bool = False) -> int:
+    """Build a sandbox (in ``directory``, else a temporary one deleted at the end) and run the cycle in it."""
+    if setup_only and directory is None:
+        raise UsageError("--setup-only needs --dir DIR (a throw-away sandbox would be deleted at once)")
+    started = time.monotonic()
+    out = _narrator()
+    with demo_environment():
+        root = prepare(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="thor-demo-"))
+        try:
+            box = build(root)
+            _introduce(out, box, keep=directory is not None, setup_only=setup_only)
+            if setup_only:
+                _explore(out, box, setup_only=True)
+                return 0
+            status = run_cycle(box, out)
+            _conclude(out, box, status, keep=directory is not None, seconds=time.monotonic() - started)
+            return 0 if status == "released" else int(ExitCode.STEP_FAILED)
+        finally:
+            if directory is None:
+                shutil.rmtree(root, ignore_errors=True)
+
+
+def run_cycle(box: Sandbox, out: Console) -> str:
+    """Run the stages, then show the status and the notes; returns the release's status at the end."""
+    for stage in STAGES:
+        _rule(out, stage.title)
+        out.print(stage.story, markup=False)
+        for index, command in enumerate(stage.commands):
+            capture = stage.quiet and index == len(stage.commands) - 1
+            code, printed = thor(box, command, capture=capture)
+            if capture:
+                print(printed, end="", flush=True)
+                if not printed.strip() and code == 0:
+                    out.print("(nothing printed: nothing was due)", style="dim")
+            if code != 0:
+                out.print(f"thor exited {code}: skipping to the release's status", style="bold red")
+                break
+        else:
+            continue
+        break
+    _rule(out, f"Release {demo.VERSION}")
+    thor(box, ("status", demo.VERSION))
+    _rule(out, "The release notes")
+    _show_notes(box, out)
+    return release_status(box)
+
+
+def thor(box: Sandbox, args: tuple[str, ...], *, capture: bool = False) -> tuple[int, str]:
+    """Run one thor command in this process against the sandbox; (exit code, stdout when ``capture``)."""
+    from thor_cli.cli import main
+
+    render.console().print(f"$ thor {shlex.join(args)}", style="bold", markup=False, soft_wrap=True)
+    argv = ["--config", str(box.config), *args]
+    if not capture:
+        return main(argv), ""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(argv)
+    return code, buffer.getvalue()
+
+
+def release_status(box: Sandbox) -> str:
+    from thor_cli.runtime import Runtime
+    from thor_cli.status import release_detail
+
+    rt = Runtime.create(box.config, demo.CODE_FREEZE, quiet=True)
+    try:
+        return str(release_detail(rt, demo.VERSION)["status"])
+    except ThorError:
+        return "not started"
+    finally:
+        rt.close()
+
+
+def _has_command(name: str) -> bool:
+    from thor_cli.cli import app
+
+    names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+    return name in names
+
+
+def _show_notes(box: Sandbox, out: Console) -> None:
+    if _has_command("notes"):
+        thor(box, ("notes", demo.VERSION))
+        return
+    shown = box.notes_file.relative_to(box.root)
+    render.console().print(f"$ cat {shown}", style="bold", markup=False, soft_wrap=True)
+    if box.notes_file.is_file():
+        print(box.notes_file.read_text(encoding="utf-8"), end="", flush=True)
+    else:
+        out.print(f"{shown} was not written: the release-notes step did not succeed", style="bold red")
+
+
+def _narrator() -> Console:
+    return Console(highlight=False, width=min(render.console().width, 100))
+
+
+def _rule(out: Console, title: str) -> None:
+    out.print()
+    out.print(f"── {title} " + "─" * max(3, RULE_WIDTH - len(title) - 4), style="bold cyan", markup=False)
+
+
+def _introduce(out: Console, box: Sandbox, *, keep: bool, setup_only: bool) -> None:
+    what = "a sandbox for" if setup_only else "a whole release cycle with time travel:"
+    out.print(f"Thor demo: {what} release {demo.VERSION}, feature freeze to code freeze.", style="bold")
+    fate = "kept" if keep else "deleted at the end; `thor demo --dir DIR` keeps it"
+    out.print(f"Sandbox: {box.root} ({fate})", markup=False, soft_wrap=True)
+    names = ", ".join(name.removeprefix("uc-cdis/") for name in box.repo_names)
+    out.print(
+        f"  {demo.REMOTES_DIR}/   {len(box.repo_names)} bare git repositories standing in for GitHub: "
+        f"uc-cdis/{{{names}}}, with pull requests merged since release {demo.PREVIOUS_VERSION}",
+        markup=False,
+    )
+    out.print(
+        f"  {demo.CONFIG_NAME}  an SQLite database here; a script instead of the Jenkins load tests; "
+        f"{demo.MESSAGES_LOG} instead of Slack; the JIRA steps off (no JIRA here)",
+        markup=False,
+    )
+    if not setup_only:
+        shown = f"thor --config {_quote(box.config)} ..."
+        out.print(f"Each command runs as `{shown}`.", markup=False, style="dim", soft_wrap=True)
+
+
+def _conclude(out: Console, box: Sandbox, status: str, *, keep: bool, seconds: float) -> None:
+    _rule(out, f"Done in {seconds:.1f} s")
+    if status == "released":
+        out.print(
+            f"Release {demo.VERSION} is released: {demo.INTEGRATION_BRANCH} cut, load-tested, merged into "
+            f"{demo.STABLE_BRANCH} and tagged {demo.VERSION} in {len(box.repo_names)} repositories.",
+            markup=False,
+        )
+    else:
+        out.print(
+            f"Release {demo.VERSION} did not reach 'released' (it is {status}): see its status above.",
+            style="bold red",
+            markup=False,
+        )
+    if keep:
+        _explore(out, box, setup_only=False)
+    else:
+        out.print(
+            "The sandbox is deleted. To keep one and explore it: `thor demo --dir thor-demo` "
+            "(docs/tutorial.md walks through it by hand).",
+            markup=False,
+        )
+
+
+def _explore(out: Console, box: Sandbox, *, setup_only: bool) -> None:
+    config = _quote(box.config)
+    out.print(f"In {box.root}:", markup=False, soft_wrap=True)
+    if not setup_only:
+        out.print(f"  release notes    {box.notes_file.relative_to(box.root)}", markup=False)
+        out.print(f"  Slack messages   {demo.MESSAGES_LOG}", markup=False)
+    out.print(f"  repositories     {demo.REMOTES_DIR}/uc-cdis/*.git", markup=False)
+    out.print(f"  configuration    {demo.CONFIG_NAME}", markup=False)
+    if setup_only:
+        commands = [
+            "calendar --from 2021-09 --months 1",
+            f"tick --now {demo.FEATURE_FREEZE} --dry-run",
+            f"release start {demo.VERSION} --now {demo.FEATURE_FREEZE}",
+            f"step split-branch {demo.VERSION} --now {demo.FEATURE_FREEZE}",
+            f"status {demo.VERSION}",
+            f"tick --now {demo.FEATURE_FREEZE}",
+            f"tick --now {demo.CODE_FREEZE}",
+            f"log {demo.VERSION}",
+        ]
+    else:
+        commands = [f"status {demo.VERSION}", f"log {demo.VERSION} load-tests", f"notes {demo.VERSION}"]
+    intro = "Run the cycle by hand (docs/tutorial.md)" if setup_only else "Explore by hand"
+    out.print(f"{intro}, or `cd` there and leave out --config:", markup=False)
+    for command in commands:
+        out.print(f"  thor --config {config} {command}", markup=False, soft_wrap=True)
+    remote = _quote(box.remote("uc-cdis/fence"))
+    out.print(f"  git --git-dir {remote} log --oneline --graph --all", markup=False, soft_wrap=True)
+
+
+def _quote(path: Path) -> str:
+    return shlex.quote(str(path))
