@@ -116,3 +116,14 @@ def test_throwaway_sandbox_is_removed(tmp_path):
     assert not Path(match[1]).exists()
     assert list(scratch.iterdir()) == []
     assert "slack> Gen3 release 2021.09 is out" in done.stderr
+
+
+def test_exits_1_when_the_release_is_not_released(run_thor, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEMO_LOAD_TESTS_FAIL", "1")  # the sandbox's load-test script then fails
+
+    result = run_thor("demo", "--dir", tmp_path / "thor-demo")
+
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "thor exited 1: skipping to the release's status" in result.stdout
+    assert "did not reach 'released' (it is blocked)" in result.stdout
+    assert "load-tests failed" in result.stderr

@@ -43,7 +43,9 @@ def git_home(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 def test_a_month_of_git_steps(run_thor, tmp_path: Path, database_url: str) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "remotes"
     remotes = {
-        name: g.make_remote(root, name, history=[*DEFAULT_HISTORY, Tag("2021.08", "Gen3 Core Release 2021.08")])
+        name: g.make_remote(
+            root, name, history=[*DEFAULT_HISTORY, Tag("2021.08", "Gen3 Core Release 2021.08")]
+        )
         for name in NAMES
     }
     fence, peregrine = remotes["uc-cdis/fence"], remotes["uc-cdis/peregrine"]
@@ -81,13 +83,16 @@ def test_a_month_of_git_steps(run_thor, tmp_path: Path, database_url: str) -> No
     assert second.exit_code == 0, (second.stdout, second.stderr)
     after = steps()
     assert {name: s["status"] for name, s in after.items()} == {
-        "split-branch": "succeeded", "load-tests": "succeeded", "release-notes": "succeeded", "merge-stable": "pending",
+        "split-branch": "succeeded", "load-tests": "succeeded", "release-notes": "succeeded",
+        "merge-stable": "pending",
     }  # fmt: skip
     assert after["split-branch"]["detail"] == "4 repos: 1 created, 3 done on an earlier attempt"
     assert {name: g.all_refs(remotes[name]) for name in cut} == others
     assert g.heads(peregrine)[BRANCH] == g.heads(peregrine)["master"]
     notes = notes_file.read_text()
-    assert "Pull requests merged into `integration202109` since the previous release (2021.08), in 4 " in notes
+    assert (
+        "Pull requests merged into `integration202109` since the previous release (2021.08), in 4 " in notes
+    )
     assert "- Fix pagination (#11)\n- Add data upload endpoint (#10)\n" in notes
     assert after["release-notes"]["link"] == str(notes_file)
     assert thor("notes", VERSION).stdout == notes
@@ -100,7 +105,10 @@ def test_a_month_of_git_steps(run_thor, tmp_path: Path, database_url: str) -> No
     last = thor("tick", "--now", "2021-09-24T06:00")
     assert last.exit_code == 0, (last.stdout, last.stderr)
     merge = steps()["merge-stable"]
-    assert (merge["status"], merge["detail"]) == ("succeeded", "4 repos merged and tagged 2021.09: 4 stable created")
+    assert (merge["status"], merge["detail"]) == (
+        "succeeded",
+        "4 repos merged and tagged 2021.09: 4 stable created",
+    )
     for name, remote in remotes.items():
         heads, tags = g.heads(remote), g.tags(remote)
         assert heads["stable"] == heads[BRANCH] == tags[VERSION], name

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.fakes.http import Fault, FakeServer, Request, Response
+from tests.fakes.http import FakeServer, Fault, Request, Response
 
 TOKEN = "ghp_FakeGitHubToken0123456789abcdefXYZ"
 _PULL = r"(?:/api/v3)?/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls/(?P<number>\d+)"
@@ -37,7 +37,9 @@ class FakeGitHub(FakeServer):
 
     # -- state ---------------------------------------------------------------------------------------
 
-    def add_pull(self, repo: str, number: int, title: str, body: str | None = "", *, user: str = "dev") -> dict:
+    def add_pull(
+        self, repo: str, number: int, title: str, body: str | None = "", *, user: str = "dev"
+    ) -> dict:
         """A merged pull request of ``repo`` ("owner/name") with the description ``body``."""
         pull = {
             "number": number,
@@ -69,7 +71,9 @@ class FakeGitHub(FakeServer):
             "x-ratelimit-used": str(5000 - remaining),
         }
 
-    def _error(self, status: int, message: str, request: Request, headers: dict[str, str] | None = None) -> Response:
+    def _error(
+        self, status: int, message: str, request: Request, headers: dict[str, str] | None = None
+    ) -> Response:
         if self.echo_credentials:
             message += f" (you sent: Authorization: {request.headers.get('Authorization', '')})"
         body = {"message": message, "documentation_url": "https://docs.github.com/rest"}

@@ -87,6 +87,15 @@ def demo_main(directory: Path | None, *, setup_only: bool = False) -> int:
 
 def run_cycle(box: Sandbox, out: Console) -> str:
     """Run the stages, then show the status and the notes; returns the release's status at the end."""
+    _run_stages(box, out)
+    _rule(out, f"Release {demo.VERSION}")
+    thor(box, ("status", demo.VERSION))
+    _rule(out, "The release notes")
+    thor(box, ("notes", demo.VERSION))
+    return release_status(box)
+
+
+def _run_stages(box: Sandbox, out: Console) -> None:
     for stage in STAGES:
         _rule(out, stage.title)
         out.print(stage.story, markup=False)
@@ -99,15 +108,7 @@ def run_cycle(box: Sandbox, out: Console) -> str:
                     out.print("(nothing printed: nothing was due)", style="dim")
             if code != 0:
                 out.print(f"thor exited {code}: skipping to the release's status", style="bold red")
-                break
-        else:
-            continue
-        break
-    _rule(out, f"Release {demo.VERSION}")
-    thor(box, ("status", demo.VERSION))
-    _rule(out, "The release notes")
-    _show_notes(box, out)
-    return release_status(box)
+                return
 
 
 def thor(box: Sandbox, args: tuple[str, ...], *, capture: bool = False) -> tuple[int, str]:
@@ -135,25 +136,6 @@ def release_status(box: Sandbox) -> str:
         return "not started"
     finally:
         rt.close()
-
-
-def _has_command(name: str) -> bool:
-    from thor_cli.cli import app
-
-    names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
-    return name in names
-
-
-def _show_notes(box: Sandbox, out: Console) -> None:
-    if _has_command("notes"):
-        thor(box, ("notes", demo.VERSION))
-        return
-    shown = box.notes_file.relative_to(box.root)
-    render.console().print(f"$ cat {shown}", style="bold", markup=False, soft_wrap=True)
-    if box.notes_file.is_file():
-        print(box.notes_file.read_text(encoding="utf-8"), end="", flush=True)
-    else:
-        out.print(f"{shown} was not written: the release-notes step did not succeed", style="bold red")
 
 
 def _narrator() -> Console:

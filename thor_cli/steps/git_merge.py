@@ -11,6 +11,7 @@ commit are success; a tag on another commit fails that repository and leaves its
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -28,6 +29,9 @@ from thor_cli.steps.repo_fanout import (
     run_over_repos,
     to_retry,
 )
+
+if TYPE_CHECKING:
+    from thor_cli.adapters.git import MergePlan
 
 _BLOCKING = ("conflict", "missing-branch")
 _MERGED = {
@@ -70,7 +74,6 @@ class MergeStableStep(StepType):
             return StepResult.fail(NO_REPOS)
         release = ctx.release
         todo, earlier = to_retry(repos, ctx.repo_results(), force=ctx.force)
-        by_name = {r.name: r for r in todo}
 
         checks = run_over_repos(
             ctx, todo, lambda r: _check(ctx, r), description="checking merges", record=False
@@ -94,7 +97,7 @@ class MergeStableStep(StepType):
         outcomes = run_over_repos(
             ctx,
             todo,
-            lambda r: _merge(ctx, by_name[r.name], checks[r.name].extra, tag=tag, message=message),
+            lambda r: _merge(ctx, r, checks[r.name].extra, tag=tag, message=message),
             description=f"merging and tagging {tag}",
         )
         output = report_lines(outcomes, (r.name for r in earlier))
@@ -117,7 +120,7 @@ def _check(ctx: StepContext, repo: Repo) -> RepoOutcome:
     return RepoOutcome.success(plan.kind, plan.detail, sha=plan.stable_sha, data=data, extra=plan)
 
 
-def _merge(ctx: StepContext, repo: Repo, plan, *, tag: str, message: str) -> RepoOutcome:  # type: ignore[no-untyped-def]
+def _merge(ctx: StepContext, repo: Repo, plan: MergePlan, *, tag: str, message: str) -> RepoOutcome:
     from thor_cli.adapters.git import GitError, merge_and_tag
 
     data = {"stable_branch": plan.stable_branch, "tag": tag}
