@@ -264,7 +264,7 @@ def test_the_token_is_never_shown(run_thor, tmp_path, github: FakeGitHub, monkey
     assert thor("notes", VERSION, "--json").exit_code == 0
 
     markdown = thor.path.read_text()
-    assert "refused the token (HTTP 401: Bad credentials (you sent: Authorization: Bearer ***)" in markdown
+    assert "refused the token (HTTP 401: Bad credentials (you sent: Authorization: Bearer ***" in markdown
     assert github.headers_seen[0]["authorization"] == f"Bearer {STRANGE_TOKEN}"  # it was really sent
     everything = [markdown, thor.dump(), (tmp_path / "messages.log").read_text(), *thor.outputs]
     assert not [text for text in everything if STRANGE_TOKEN in text]

@@ -40,9 +40,15 @@ _SCP_URL = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 class GitHubError(StepError):
     """One request failed (a pull request that does not exist, an unexpected answer)."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message, 500))
+
 
 class GitHubUnavailable(ServiceUnavailable):
     """GitHub cannot be used now: unreachable, failing, refusing the token or rate-limited."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message, 500))
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ class ReleaseNotesStep(StepType):
             integration_branch=release.integration_branch,
             previous=previous.version if previous else None,
             repos=[o.extra if o.ok else RepoNotes(name, error=o.detail) for name, o in outcomes.items()],
-            warnings=enricher.warnings if enricher else [],
+            warnings=sorted(enricher.warnings) if enricher else [],  # the same notes whatever the timing
         )
         markdown = render_markdown(notes)
         path = notes_dir(ctx.settings, release, ctx.options.dir) / f"{release.version}.md"
@@ -160,7 +160,7 @@ def _repo_notes(
     pulls = [
         PullNote(p.number, p.title, pull_link(repo.url, api_url, p.number)) for p in parse_pull_requests(log)
     ]
-    enriched = enricher.enrich(repo, pulls) if enricher and pulls else False
+    enriched = enricher.enrich_safely(repo, pulls) if enricher and pulls else False
     result = RepoNotes(
         repo=repo.name,
         since=since,
@@ -193,6 +193,18 @@ class Enricher:
                     return
                 self._down = True
             self.warnings.append(text)
+
+    def enrich_safely(self, repo: Repo, pulls: list[PullNote]) -> bool:
+        """``enrich``, where even an unexpected error only costs the enrichment (with a warning)."""
+        from thor_cli.adapters.net import one_line
+
+        try:
+            return self.enrich(repo, pulls)
+        except Exception as exc:
+            self._warn(
+                f"reading pull requests from GitHub failed: {type(exc).__name__}: {one_line(str(exc))}"
+            )
+            return False
 
     def enrich(self, repo: Repo, pulls: list[PullNote]) -> bool:
         """Fill in the sections of ``pulls``; whether every description was read."""
