@@ -36,21 +36,35 @@ def populate(url: str, count: int) -> None:
     from thor_cli.store.models import Release, StepRun
 
     store = open_store(url)
-    steps = ["create-jira-release", "split-branch", "load-tests", "release-notes", "merge-stable",
-             "mark-released", "announce"]  # fmt: skip
+    steps = [
+        "create-jira-release",
+        "split-branch",
+        "load-tests",
+        "release-notes",
+        "merge-stable",
+        "mark-released",
+        "announce",
+    ]
     now = datetime.now(UTC)
     with Session(store.engine) as session:
         for index in range(count):
             feature_freeze = datetime(1950, 1, 13, tzinfo=UTC) + timedelta(days=28 * index)
             release = Release(
-                version=f"r{index:05d}", feature_freeze=feature_freeze, code_freeze=feature_freeze + timedelta(days=14),
-                integration_branch=f"integration{index}", stable_branch="stable", status="released",
-                created_at=now, updated_at=now,
-            )  # fmt: skip
+                version=f"r{index:05d}",
+                feature_freeze=feature_freeze,
+                code_freeze=feature_freeze + timedelta(days=14),
+                integration_branch=f"integration{index}",
+                stable_branch="stable",
+                status="released",
+                created_at=now,
+                updated_at=now,
+            )
             session.add(release)
             session.flush()
             for name in steps:
-                session.add(StepRun(release_id=release.id, name=name, status="succeeded", attempts=1, updated_at=now))
+                session.add(
+                    StepRun(release_id=release.id, name=name, status="succeeded", attempts=1, updated_at=now)
+                )
         session.commit()
     store.dispose()
 
@@ -74,7 +88,9 @@ def main() -> int:
         status = median_seconds([python, "-m", "thor_cli", "status"], env, args.runs)
     print(f"baseline  import sqlmodel, typer          {baseline * 1000:7.1f} ms")
     print(f"thor tick (nothing due)                   {tick * 1000:7.1f} ms  ratio {tick / baseline:.2f}x")
-    print(f"thor status ({args.releases} releases)          {status * 1000:7.1f} ms  ratio {status / baseline:.2f}x")
+    print(
+        f"thor status ({args.releases} releases)          {status * 1000:7.1f} ms  ratio {status / baseline:.2f}x"
+    )
     print("target: ratio <= 1.50x")
     return 0
 

@@ -19,8 +19,14 @@ import pytest
 
 ADMIN_URL = os.environ.get("THOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgres"]
-SECRET_VARS = ("THOR_JENKINS_USER", "THOR_JENKINS_TOKEN", "THOR_JIRA_USER", "THOR_JIRA_TOKEN",
-               "THOR_SLACK_TOKEN", "THOR_GITHUB_TOKEN")  # fmt: skip
+SECRET_VARS = (
+    "THOR_JENKINS_USER",
+    "THOR_JENKINS_TOKEN",
+    "THOR_JIRA_USER",
+    "THOR_JIRA_TOKEN",
+    "THOR_SLACK_TOKEN",
+    "THOR_GITHUB_TOKEN",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +39,16 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    for name in ("THOR_CONFIG", "THOR_NOW", "THOR_DATABASE_URL", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
-                 "https_proxy", *SECRET_VARS):  # fmt: skip
+    for name in (
+        "THOR_CONFIG",
+        "THOR_NOW",
+        "THOR_DATABASE_URL",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        *SECRET_VARS,
+    ):
         monkeypatch.delenv(name, raising=False)
     return home
 
@@ -130,8 +144,9 @@ def run_thor(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def
     return run
 
 
-def thor_process(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def thor_process(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m thor_cli` as a separate process (for concurrency and crash tests)."""
     return subprocess.run(
         [sys.executable, "-m", "thor_cli", *args],

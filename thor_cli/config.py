@@ -24,7 +24,14 @@ CONFIG_ENV = "THOR_CONFIG"
 DATABASE_ENV = "THOR_DATABASE_URL"
 DEFAULT_CONFIG_NAME = "thor.toml"
 STEP_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-TEMPLATE_FIELDS = ("version", "codename", "integration_branch", "stable_branch", "feature_freeze", "code_freeze")
+TEMPLATE_FIELDS = (
+    "version",
+    "codename",
+    "integration_branch",
+    "stable_branch",
+    "feature_freeze",
+    "code_freeze",
+)
 
 
 class Section(BaseModel):
@@ -61,7 +68,9 @@ class ScheduleConfig(Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as America/Chicago)") from None
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name such as America/Chicago)"
+            ) from None
         return value
 
     @field_validator("feature_freeze", "code_freeze")
@@ -77,7 +86,9 @@ class ScheduleConfig(Section):
         try:
             rendered = value.format(feature_freeze=date(2021, 9, 10))
         except (KeyError, IndexError, ValueError, AttributeError) as exc:
-            raise ValueError(f"invalid template {value!r}: only {{feature_freeze}} may be used ({exc})") from None
+            raise ValueError(
+                f"invalid template {value!r}: only {{feature_freeze}} may be used ({exc})"
+            ) from None
         if not rendered or any(c.isspace() for c in rendered):
             raise ValueError(f"template {value!r} renders to {rendered!r}, which is empty or has spaces")
         return value

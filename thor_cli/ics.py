@@ -43,17 +43,29 @@ def _event(uid: str, day: datetime, summary: str, description: str, stamp: str) 
 
 def to_ics(cycles: Iterable[Cycle], now: datetime, domain: str = "thor.gen3") -> str:
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Gen3//Thor release calendar//EN", "CALSCALE:GREGORIAN",
-             "METHOD:PUBLISH", "X-WR-CALNAME:Gen3 releases"]  # fmt: skip
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Gen3//Thor release calendar//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "X-WR-CALNAME:Gen3 releases",
+    ]
     for cycle in cycles:
         # UIDs are stable per release and milestone, so a subscribed calendar updates instead of duplicating.
         lines += _event(
-            f"{cycle.version}-feature-freeze@{domain}", cycle.feature_freeze, f"Feature freeze {cycle.title}",
-            f"Integration branch {cycle.integration_branch} is cut from each repository.", stamp,
-        )  # fmt: skip
+            f"{cycle.version}-feature-freeze@{domain}",
+            cycle.feature_freeze,
+            f"Feature freeze {cycle.title}",
+            f"Integration branch {cycle.integration_branch} is cut from each repository.",
+            stamp,
+        )
         lines += _event(
-            f"{cycle.version}-code-freeze@{domain}", cycle.code_freeze, f"Code freeze {cycle.title}",
-            f"{cycle.integration_branch} is merged into {cycle.stable_branch} and tagged {cycle.version}.", stamp,
-        )  # fmt: skip
+            f"{cycle.version}-code-freeze@{domain}",
+            cycle.code_freeze,
+            f"Code freeze {cycle.title}",
+            f"{cycle.integration_branch} is merged into {cycle.stable_branch} and tagged {cycle.version}.",
+            stamp,
+        )
     lines.append("END:VCALENDAR")
     return "".join(f"{folded}\r\n" for line in lines for folded in _fold(line))

@@ -210,6 +210,8 @@ class Scratch:
         base = ["--git-dir", str(self.path), "-c", f"remote.origin.url={self.url}"]
         base += ["-c", "gc.auto=0", "-c", "maintenance.auto=false"]
         base += ["-c", f"core.hooksPath={self.path / 'hooks'}"]  # ignore any hooks from the user's config
+        # A signing setup in the user's config (tag.gpgSign) must not make every release tag fail.
+        base += ["-c", "tag.gpgSign=false", "-c", "commit.gpgSign=false"]
         return run_git([*base, *args], url=self.url, what=what or args[0], check=check, input=input)
 
     def fetch(self, *shas: str, filter: str | None = "blob:none", depth: int | None = None) -> None:

@@ -13,7 +13,17 @@ from collections.abc import Sequence
 import typer
 
 from thor_cli import __version__
-from thor_cli.cli import calendar_cmd, db_cmd, demo_cmd, doctor_cmd, notes_cmd, release_cmd, status_cmd, steer_cmd, tick_cmd
+from thor_cli.cli import (
+    calendar_cmd,
+    db_cmd,
+    demo_cmd,
+    doctor_cmd,
+    notes_cmd,
+    release_cmd,
+    status_cmd,
+    steer_cmd,
+    tick_cmd,
+)
 from thor_cli.cli.options import GlobalOptions
 from thor_cli.errors import ExitCode, ThorError
 from thor_cli.secrets import redact
@@ -45,7 +55,9 @@ def _global(
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Say more on stderr."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     ctx.obj = GlobalOptions(config=config, now=now, verbose=verbose, quiet=quiet)
 
@@ -109,7 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, the traceback only on request
         if os.environ.get("THOR_DEBUG"):
             traceback.print_exc()
-        print(f"thor: internal error: {type(exc).__name__}: {redact(str(exc))} (set THOR_DEBUG=1 for a traceback)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"thor: internal error: {type(exc).__name__}: {redact(str(exc))} (set THOR_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return int(ExitCode.STEP_FAILED)
     return 0

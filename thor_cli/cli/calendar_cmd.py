@@ -40,7 +40,9 @@ def calendar(
         local = rt.clock.local_now()
         start = datetime(local.year, local.month, 1)
     start_aware = start.replace(tzinfo=cal.tz)
-    cycles = cal.cycles_between(start_aware, start_aware + relativedelta(months=months) - relativedelta(seconds=1))
+    cycles = cal.cycles_between(
+        start_aware, start_aware + relativedelta(months=months) - relativedelta(seconds=1)
+    )
     upcoming = next((c for c in cycles if c.code_freeze > now), None)
     if as_ics:
         from thor_cli.ics import to_ics
@@ -65,10 +67,15 @@ def calendar(
         return
     rows = [
         (
-            c.version, c.codename or "", c.feature_freeze.strftime("%a %Y-%m-%d"), c.code_freeze.strftime("%a %Y-%m-%d"),
-            c.integration_branch, render.status_text(c.phase(now)), "◀ next" if c is upcoming else "",
+            c.version,
+            c.codename or "",
+            c.feature_freeze.strftime("%a %Y-%m-%d"),
+            c.code_freeze.strftime("%a %Y-%m-%d"),
+            c.integration_branch,
+            render.status_text(c.phase(now)),
+            "◀ next" if c is upcoming else "",
         )
         for c in cycles
-    ]  # fmt: skip
+    ]
     columns = ("Version", "Codename", "Feature freeze", "Code freeze", "Integration branch", "Phase", "")
     render.emit(f"Release calendar ({cal.tz.key})", columns, rows)

@@ -32,11 +32,16 @@ def status(
             return
         rows = [
             (
-                r["version"], r["codename"] or "", render.status_text(r["status"]), r["feature_freeze"],
-                r["code_freeze"], f"{r['steps_done']}/{r['steps_total']}", r["next_step"] or "",
+                r["version"],
+                r["codename"] or "",
+                render.status_text(r["status"]),
+                r["feature_freeze"],
+                r["code_freeze"],
+                f"{r['steps_done']}/{r['steps_total']}",
+                r["next_step"] or "",
             )
             for r in releases
-        ]  # fmt: skip
+        ]
         columns = ("Version", "Codename", "Status", "Feature freeze", "Code freeze", "Steps", "Next step")
         render.emit("Releases", columns, rows)
         return
@@ -51,11 +56,15 @@ def status(
     )
     rows = [
         (
-            s["name"], render.status_text(s["status"]), s["attempts"], _short(s["started_at"]), _short(s["finished_at"]),
+            s["name"],
+            render.status_text(s["status"]),
+            s["attempts"],
+            _short(s["started_at"]),
+            _short(s["finished_at"]),
             s["detail"] + (f"\n{s['link']}" if s["link"] else ""),
         )
         for s in detail["steps"]
-    ]  # fmt: skip
+    ]
     columns = ("Step", "Status", "Attempts", "Started (UTC)", "Finished (UTC)", "Detail / link")
     render.emit(heading, columns, rows)
 
@@ -81,7 +90,9 @@ def log(
     out = render.console()
     for entry in entries:
         where = f" {entry['step']}" if entry["step"] else ""
-        out.print(f"{entry['at']}{where} [{entry['kind']}] {entry['message']} ({entry['actor']})", markup=False)
+        out.print(
+            f"{entry['at']}{where} [{entry['kind']}] {entry['message']} ({entry['actor']})", markup=False
+        )
         if entry["output"]:
             out.print(entry["output"], markup=False, style="dim")
 

@@ -72,10 +72,19 @@ def steps(
         render.print_json({"steps": data})
         return
     rows = [
-        (d["order"], d["name"], d["uses"], (d["on"] or "").replace("_", " "), ", ".join(d["after"]),
-         "yes" if d["enabled"] else "no", d["timeout"], d["max_attempts"], d["retry_after"])
+        (
+            d["order"],
+            d["name"],
+            d["uses"],
+            (d["on"] or "").replace("_", " "),
+            ", ".join(d["after"]),
+            "yes" if d["enabled"] else "no",
+            d["timeout"],
+            d["max_attempts"],
+            d["retry_after"],
+        )
         for d in data
-    ]  # fmt: skip
+    ]
     columns = ("#", "Step", "Type", "On", "After", "Enabled", "Timeout", "Attempts", "Retry after")
     render.emit("Pipeline", columns, rows)
 

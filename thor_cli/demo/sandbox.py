@@ -40,7 +40,7 @@ _STOP_WORDS = frozenset({"a", "an", "the", "in", "for", "of", "to", "with", "on"
 _AFTER_DAY = datetime(2021, 8, 16, 14, 0, tzinfo=UTC)  # pull requests for 2021.09
 # Variables that would point git or Thor somewhere else than the sandbox.
 _OVERRIDES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
-              "THOR_CONFIG", "THOR_DATABASE_URL", "THOR_NOW")  # fmt: skip
+              "THOR_CONFIG", "THOR_DATABASE_URL", "THOR_NOW")
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ class _Stream:
 
     def commit(self, message: str, when: datetime, files: dict[str, str], *, author: tuple[str, str],
                committer: tuple[str, str] | None = None, parent: int | None = None, merge: int | None = None,
-               ref: str = "refs/heads/master") -> int:  # fmt: skip
+               ref: str = "refs/heads/master") -> int:
         self.marks += 1
         stamp = f"{int(when.timestamp())} +0000"
         lines = [f"commit {ref}", f"mark :{self.marks}", f"author {author[0]} <{author[1]}> {stamp}"]

@@ -64,7 +64,11 @@ class EngineStepContext:
             self._state.update(values)
             with self.rt.store.session() as session:
                 updated = leases.update_held(
-                    session, self.run_row, self.rt.owner, state=leases.dump_state(self._state), updated_at=self.clock.now()
+                    session,
+                    self.run_row,
+                    self.rt.owner,
+                    state=leases.dump_state(self._state),
+                    updated_at=self.clock.now(),
                 )
             if updated is None:
                 raise LeaseLost(f"{self.step_name}: another process took this step over")
@@ -74,7 +78,8 @@ class EngineStepContext:
         with self.rt.store.session() as session:
             rows = queries.repo_results(session, self.release_row.id, step or self.step_name)  # type: ignore[arg-type]
         return {
-            row.repo: RepoRecord(row.repo, row.status, row.sha, row.detail, json.loads(row.data or "{}")) for row in rows
+            row.repo: RepoRecord(row.repo, row.status, row.sha, row.detail, json.loads(row.data or "{}"))
+            for row in rows
         }
 
     def record_repo(self, record: RepoRecord) -> None:

@@ -68,20 +68,32 @@ def execute(
     new_attempt = mode in ("run", "recover") and not leases.load_state(run).get("_waiting")
     lease = POLL_LEASE if mode in ("poll", "timeout") else step.timeout + LEASE_MARGIN
     with rt.store.session() as session:
-        claimed = leases.claim(session, run, owner=rt.owner, now=now, lease_until=now + lease, new_attempt=new_attempt)
+        claimed = leases.claim(
+            session, run, owner=rt.owner, now=now, lease_until=now + lease, new_attempt=new_attempt
+        )
         if claimed is None:
             return Outcome(release.version, step.name, "lost", "claimed by another process")
         run = claimed
         if mode == "recover":
             queries.add_event(
-                session, at=now, actor=actor, kind="recovered", release_id=release.id, step=step.name,
+                session,
+                at=now,
+                actor=actor,
+                kind="recovered",
+                release_id=release.id,
+                step=step.name,
                 message="took over after the previous holder's lease expired",
-            )  # fmt: skip
+            )
         if new_attempt:
             queries.add_event(
-                session, at=now, actor=actor, kind="started", release_id=release.id, step=step.name,
+                session,
+                at=now,
+                actor=actor,
+                kind="started",
+                release_id=release.id,
+                step=step.name,
                 message=f"attempt {run.attempts} of {step.max_attempts}",
-            )  # fmt: skip
+            )
             notify.step_started(rt, session, release, step.name, run.attempts)
     reporter.detail(f"{release.version} {step.name}: {mode}")
     info = release_info(release, rt.settings.config.schedule.timezone)
@@ -89,7 +101,9 @@ def execute(
     if mode == "timeout":
         result = StepResult.fail(f"timed out after {format_duration(step.timeout)}")
     else:
-        result = _call(step, ctx, poll=mode == "poll" or (mode == "recover" and bool(ctx.state.get("_waiting"))))
+        result = _call(
+            step, ctx, poll=mode == "poll" or (mode == "recover" and bool(ctx.state.get("_waiting")))
+        )
     if result is None:
         return Outcome(release.version, step.name, "lost", "lease lost while running")
     return record(rt, release, step, ctx, result, reporter=reporter, actor=actor)
@@ -108,7 +122,14 @@ def _call(step: Step, ctx: EngineStepContext, *, poll: bool) -> StepResult | Non
 
 
 def record(
-    rt: Runtime, release: Release, step: Step, ctx: EngineStepContext, result: StepResult, *, reporter: Reporter, actor: str
+    rt: Runtime,
+    release: Release,
+    step: Step,
+    ctx: EngineStepContext,
+    result: StepResult,
+    *,
+    reporter: Reporter,
+    actor: str,
 ) -> Outcome:
     now = rt.clock.now()
     run = ctx.run_row
@@ -117,7 +138,12 @@ def record(
     repeated_wait = result.status == "waiting" and was_waiting and redact(result.detail) == run.detail
     detail = redact(result.detail)
     output = tail(redact(result.output)) if result.output else None
-    values: dict[str, object] = {"detail": detail, "updated_at": now, "lease_owner": None, "lease_expires_at": None}
+    values: dict[str, object] = {
+        "detail": detail,
+        "updated_at": now,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
     if output is not None:
         values["output"] = output
     if result.external_ref:
@@ -135,7 +161,8 @@ def record(
         retry_at = now + step.retry_after
         values.update(status=StepStatus.PENDING, next_attempt_at=retry_at)
         kind = "retry"
-        detail = f"attempt {run.attempts}/{step.max_attempts} failed: {detail}; retry after {retry_at:%Y-%m-%d %H:%M} UTC"
+        retry_note = f"retry after {retry_at:%Y-%m-%d %H:%M} UTC"
+        detail = f"attempt {run.attempts}/{step.max_attempts} failed: {detail}; {retry_note}"
         values["detail"] = detail
     else:
         state.pop("_waiting", None)
@@ -148,9 +175,15 @@ def record(
             session.commit()
         else:
             queries.add_event(
-                session, at=now, actor=actor, kind=kind, release_id=release.id, step=step.name, message=detail,
+                session,
+                at=now,
+                actor=actor,
+                kind=kind,
+                release_id=release.id,
+                step=step.name,
+                message=detail,
                 output=output,
-            )  # fmt: skip
+            )
             notify.step_finished(rt, session, release, step.name, kind, detail, result.external_ref)
         refresh_release_status(rt, session, release, actor=actor)
         session.commit()  # the outbox rows belong with the state change they describe
@@ -171,9 +204,13 @@ def refresh_release_status(rt: Runtime, session, release: Release, *, actor: str
         fresh.status, fresh.updated_at = new_status, now
         session.add(fresh)
         queries.add_event(
-            session, at=now, actor=actor, kind=f"release-{new_status}", release_id=release.id,
+            session,
+            at=now,
+            actor=actor,
+            kind=f"release-{new_status}",
+            release_id=release.id,
             message=f"release {fresh.version}: {old} -> {new_status}",
-        )  # fmt: skip
+        )
         notify.release_changed(rt, session, fresh, new_status)
     release.status = new_status
     return new_status

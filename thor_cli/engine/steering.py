@@ -125,15 +125,27 @@ def _rearm(rt: Runtime, run: StepRun, *, actor: str, reason: str) -> StepRun:
         state = leases.load_state(run)
         state.pop("_waiting", None)
         fresh = leases.update_unheld(
-            session, run, status=StepStatus.PENDING, attempts=0, next_attempt_at=None, finished_at=None,
-            state=leases.dump_state(state), detail=f"re-armed: {reason}", updated_at=now,
-        )  # fmt: skip
+            session,
+            run,
+            status=StepStatus.PENDING,
+            attempts=0,
+            next_attempt_at=None,
+            finished_at=None,
+            state=leases.dump_state(state),
+            detail=f"re-armed: {reason}",
+            updated_at=now,
+        )
         if fresh is None:
             raise Conflict(f"{run.name} changed while re-arming it; try again")
         queries.add_event(
-            session, at=now, actor=actor, kind="rearmed", release_id=fresh.release_id, step=fresh.name,
+            session,
+            at=now,
+            actor=actor,
+            kind="rearmed",
+            release_id=fresh.release_id,
+            step=fresh.name,
             message=reason,
-        )  # fmt: skip
+        )
         return fresh
 
 
@@ -187,10 +199,19 @@ def _finish_by_hand(
     with rt.store.session() as session:
         state = leases.load_state(run) | (state_update or {})
         state.pop("_waiting", None)
-        if leases.update_unheld(
-            session, run, status=status, detail=detail, finished_at=now, next_attempt_at=None,
-            state=leases.dump_state(state), updated_at=now,
-        ) is None:  # fmt: skip
+        if (
+            leases.update_unheld(
+                session,
+                run,
+                status=status,
+                detail=detail,
+                finished_at=now,
+                next_attempt_at=None,
+                state=leases.dump_state(state),
+                updated_at=now,
+            )
+            is None
+        ):
             raise Conflict(f"{run.name} changed meanwhile; try again")
         queries.add_event(
             session, at=now, actor=rt.who, kind=kind, release_id=release.id, step=run.name, message=detail
@@ -222,8 +243,14 @@ def start_release(rt: Runtime, version: str) -> str:
             release, created = queries.insert_release(session, new_release(rt, cycle))
             if not created:
                 return f"release {version} has already started ({release.status})"
-        queries.add_event(session, at=now, actor=rt.who, kind="release-started", release_id=release.id,
-                          message=f"release {version} started by hand")  # fmt: skip
+        queries.add_event(
+            session,
+            at=now,
+            actor=rt.who,
+            kind="release-started",
+            release_id=release.id,
+            message=f"release {version} started by hand",
+        )
         notify.release_opened(rt, session, release)
     ensure_step_runs(rt, release)
     return f"release {version} started"
@@ -268,7 +295,13 @@ def reschedule_release(rt: Runtime, version: str, feature_freeze: date, code_fre
         release.code_freeze = local_midnight(code_freeze, rt)
         release.rescheduled, release.updated_at = True, now
         session.add(release)
-        queries.add_event(session, at=now, actor=rt.who, kind="release-rescheduled", release_id=release.id,
-                          message=f"feature freeze {feature_freeze}, code freeze {code_freeze}")  # fmt: skip
+        queries.add_event(
+            session,
+            at=now,
+            actor=rt.who,
+            kind="release-rescheduled",
+            release_id=release.id,
+            message=f"feature freeze {feature_freeze}, code freeze {code_freeze}",
+        )
         session.commit()
     return f"release {version} rescheduled: feature freeze {feature_freeze}, code freeze {code_freeze}"

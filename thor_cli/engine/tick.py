@@ -65,9 +65,13 @@ def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, a
             release, created = queries.insert_release(session, new_release(rt, cycle))
             if created:
                 queries.add_event(
-                    session, at=now, actor=actor, kind="release-started", release_id=release.id,
+                    session,
+                    at=now,
+                    actor=actor,
+                    kind="release-started",
+                    release_id=release.id,
                     message=f"release {release.version} started: feature freeze reached",
-                )  # fmt: skip
+                )
                 notify.release_opened(rt, session, release)
                 report.started.append(release.version)
                 reporter.event(
@@ -83,9 +87,13 @@ def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, a
             release.started, release.updated_at = True, now
             session.add(release)
             queries.add_event(
-                session, at=now, actor=actor, kind="release-started", release_id=release.id,
+                session,
+                at=now,
+                actor=actor,
+                kind="release-started",
+                release_id=release.id,
                 message=f"release {release.version} started: rescheduled feature freeze reached",
-            )  # fmt: skip
+            )
             notify.release_opened(rt, session, release)
             report.started.append(release.version)
             reporter.event(f"{release.version}: release started (rescheduled feature freeze)")
