@@ -216,9 +216,22 @@ def _candidate_files(rt: Runtime, cycle, steps) -> list[Path]:  # type: ignore[n
         stable_branch=cycle.stable_branch,
         timezone=rt.settings.config.schedule.timezone,
     )
-    dirs = [notes_dir(rt.settings, info, getattr(s.options, "dir", None)) for s in steps]
-    dirs.append(notes_dir(rt.settings, info, None))
-    return [d / f"{cycle.version}.md" for d in dict.fromkeys(dirs)]
+    return notes_files(rt.settings, info, steps)
+
+
+def notes_files(settings, release, steps) -> list[Path]:  # type: ignore[no-untyped-def]
+    """Where the release-notes steps of the pipeline write this release's notes, most specific first."""
+    dirs = [notes_dir(settings, release, getattr(s.options, "dir", None)) for s in steps]
+    dirs.append(notes_dir(settings, release, None))
+    return [d / f"{release.version}.md" for d in dict.fromkeys(dirs)]
+
+
+def shown_path(settings, path: Path) -> str:  # type: ignore[no-untyped-def]
+    """A notes path as a person reads it: relative to thor.toml when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(settings.base_dir.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def notes_dir(settings, release, override: str | None) -> Path:  # type: ignore[no-untyped-def]

@@ -121,3 +121,37 @@ def test_simultaneous_ticks_cause_every_side_effect_once(
     announcements = [r for r in replies if r.startswith(f"Gen3 release {VERSION} is out")]
     assert len(announcements) == 1
     assert len(slack_fake.posted) == 1 + len(replies)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: thor_cli/notify.py flush() reads the pending rows once; rows queued by another process "
+    "while this one holds the release's outbox are left to it, but it never sees them: they wait for the "
+    "next tick",
+)
+def test_messages_queued_while_another_process_sends_are_not_left_behind(
+    run_thor, tmp_path: Path, database_url: str, slack_fake
+) -> None:
+    from tests.reliability.helpers import Hold, finish, only, spawn
+
+    config = write_config(
+        tmp_path / "thor.toml",
+        services_toml(slack=slack_fake) + steps_toml(only() | {"sign-off": 'uses = "gate"'}),
+        database_url,
+    )
+    thor = Cli(run_thor, config)
+    # A tick opens the release and, while it posts the thread's first message, someone approves the gate.
+    with Hold(slack_fake, lambda r: r.path == "/api/chat.postMessage", after=False) as hold:
+        tick = spawn(config, "tick", "--now", FEATURE_FREEZE)
+        hold.wait("the tick posting the thread")
+        approved = thor("approve", VERSION, "sign-off", "--now", FEATURE_FREEZE)
+        assert approved.exit_code == 0, approved.stderr
+    assert finish(tick).code == 0
+    [thread] = threads_of(slack_fake)
+    # The approval was queued while the tick was sending: the tick (the one "in charge") must send it.
+    assert reply_texts(slack_fake, thread) == [
+        f"▶️ {VERSION} sign-off started",
+        f"⏳ {VERSION} sign-off waiting: waiting for `thor approve {VERSION} sign-off`",
+        f"✅ {VERSION} sign-off approved: approved by {thor.status()['steps'][0]['detail'].split('by ')[1]}",
+        f"Release {VERSION} is now released",
+    ]

@@ -104,6 +104,8 @@ class Thor:
     def path(self) -> Path:
         return self.dir / "release-notes" / f"{VERSION}.md"
 
+    shown = f"release-notes/{VERSION}.md"  # as details and messages show it: relative to thor.toml
+
     def dump(self) -> str:
         engine = create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg2://", 1))
         try:
@@ -153,10 +155,10 @@ def test_notes_between_the_previous_release_and_the_cut(run_thor, tmp_path, data
 
     step = thor.step()
     assert step["status"] == "succeeded"
-    assert step["detail"] == f"5 PRs in 3 repos written to {thor.path}"
+    assert step["detail"] == f"5 PRs in 3 repos written to {thor.shown}"
     assert step["link"] == str(thor.path)
     messages = (tmp_path / "messages.log").read_text()
-    assert f"release notes ready: 5 PRs in 3 repos — {thor.path}" in messages
+    assert f"release notes ready: 5 PRs in 3 repos — {thor.shown}" in messages
 
     printed = thor("notes", VERSION)
     assert (printed.exit_code, printed.stdout) == (0, markdown)
@@ -252,7 +254,7 @@ def test_github_down_still_writes_the_notes(run_thor, tmp_path, github: FakeGitH
     assert "- Add data upload endpoint (#3)" in markdown
     step = thor.step()
     assert step["status"] == "succeeded"
-    assert step["detail"] == f"5 PRs in 3 repos written to {thor.path} (1 warning: {warning})"
+    assert step["detail"] == f"5 PRs in 3 repos written to {thor.shown} (1 warning: {warning})"
 
 
 def test_the_token_is_never_shown(run_thor, tmp_path, github: FakeGitHub, monkeypatch, database_url) -> None:  # type: ignore[no-untyped-def]

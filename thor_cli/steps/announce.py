@@ -112,6 +112,9 @@ def _notes_link(ctx: StepContext) -> str:
     options: AnnounceOptions = ctx.options
     if options.notes_url:
         return ctx.release.render(options.notes_url)
-    # The file the release-notes step writes, shown as configured (relative to thor.toml).
-    shown = ctx.settings.config.notes.dir / f"{ctx.release.version}.md"
-    return str(shown) if ctx.settings.resolve(shown).is_file() else ""
+    from thor_cli.notes import notes_files, shown_path
+    from thor_cli.pipeline import build_pipeline
+
+    steps = [s for s in build_pipeline(ctx.settings.config).enabled if s.uses == "release-notes"]
+    found = next((path for path in notes_files(ctx.settings, ctx.release, steps) if path.is_file()), None)
+    return shown_path(ctx.settings, found) if found else ""

@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from thor_cli.errors import StepError
-from thor_cli.notes import PullNote, ReleaseNotes, RepoNotes, notes_dir, parse_sections, render_markdown
+from thor_cli.notes import (
+    PullNote,
+    ReleaseNotes,
+    RepoNotes,
+    notes_dir,
+    parse_sections,
+    render_markdown,
+    shown_path,
+)
 from thor_cli.repos import Repo
 from thor_cli.steps.base import RepoRecord, StepContext, StepResult, StepType
 from thor_cli.steps.repo_fanout import (
@@ -91,6 +99,7 @@ class ReleaseNotesStep(StepType):
         markdown = render_markdown(notes)
         path = notes_dir(ctx.settings, release, ctx.options.dir) / f"{release.version}.md"
         _write(path, markdown)
+        shown = shown_path(ctx.settings, path)
         counts = f"{plural(notes.pull_count, 'PR')} in {plural(len(repos), 'repo')}"
         unchanged = ctx.state.get("notes_markdown") == markdown and ctx.state.get("notes_notified")
         ctx.save_state(notes_markdown=markdown, notes_path=str(path), notes_pull_requests=notes.pull_count)
@@ -99,12 +108,12 @@ class ReleaseNotesStep(StepType):
         if failed:
             summary = failure_summary(failed, len(repos), "could not be read")
             return StepResult.fail(
-                f"{summary}; notes written without them to {path}", external_ref=str(path), output=output
+                f"{summary}; notes written without them to {shown}", external_ref=str(path), output=output
             )
         if not unchanged:
-            ctx.notify(f"release notes ready: {counts} — {path}")
+            ctx.notify(f"release notes ready: {counts} — {shown}")
             ctx.save_state(notes_notified=True)
-        detail = f"{counts} written to {path}"
+        detail = f"{counts} written to {shown}"
         if notes.warnings:
             ctx.log("; ".join(notes.warnings))
             detail += f" ({plural(len(notes.warnings), 'warning')}: {notes.warnings[0]})"
