@@ -10,14 +10,13 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from thor_cli.durations import parse_duration
+from thor_cli.durations import Duration
 from thor_cli.errors import ConfigError
 
 CONFIG_ENV = "THOR_CONFIG"
@@ -68,9 +67,7 @@ class ScheduleConfig(Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown timezone {value!r} (use an IANA name such as America/Chicago)"
-            ) from None
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as America/Chicago)") from None
         return value
 
     @field_validator("feature_freeze", "code_freeze")
@@ -86,9 +83,7 @@ class ScheduleConfig(Section):
         try:
             rendered = value.format(feature_freeze=date(2021, 9, 10))
         except (KeyError, IndexError, ValueError, AttributeError) as exc:
-            raise ValueError(
-                f"invalid template {value!r}: only {{feature_freeze}} may be used ({exc})"
-            ) from None
+            raise ValueError(f"invalid template {value!r}: only {{feature_freeze}} may be used ({exc})") from None
         if not rendered or any(c.isspace() for c in rendered):
             raise ValueError(f"template {value!r} renders to {rendered!r}, which is empty or has spaces")
         return value
@@ -160,9 +155,6 @@ class NotesConfig(Section):
     dir: Path = Path("release-notes")
 
 
-Duration = Annotated[timedelta, Field()]
-
-
 class StepConfig(BaseModel):
     """A ``[steps.NAME]`` table. Keys other than the common ones belong to the step type."""
 
@@ -172,18 +164,9 @@ class StepConfig(BaseModel):
     on: Literal["feature_freeze", "code_freeze"] | None = None
     after: list[str] | None = None
     enabled: bool | None = None
-    timeout: timedelta | None = None
+    timeout: Duration | None = None
     max_attempts: int | None = Field(default=None, ge=1, le=100)
-    retry_after: timedelta | None = None
-
-    @field_validator("timeout", "retry_after", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return parse_duration(value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return timedelta(seconds=value)
-        return value
+    retry_after: Duration | None = None
 
     @property
     def options(self) -> dict[str, Any]:

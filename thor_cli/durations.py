@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 _PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -29,3 +32,16 @@ def format_duration(delta: timedelta) -> str:
         if amount:
             parts.append(f"{amount}{unit}")
     return "".join(parts)
+
+
+def coerce_duration(value: Any) -> Any:
+    """For pydantic: ``"30m"`` and plain seconds become a timedelta; anything else is left to validation."""
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+# A timedelta field of thor.toml that takes "30m", "6h", … or seconds.
+Duration = Annotated[timedelta, BeforeValidator(coerce_duration)]

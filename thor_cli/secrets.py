@@ -35,6 +35,16 @@ def secret(name: str) -> str | None:
     return value or None
 
 
+def required_secret(name: str) -> str:
+    """A secret a configured service needs; a ConfigError naming the variable when it is missing."""
+    from thor_cli.errors import ConfigError
+
+    value = secret(name)
+    if value is None:
+        raise ConfigError(f"{name} is not set")
+    return value
+
+
 def known_secrets() -> list[str]:
     values = [os.environ.get(name, "") for name in _MASKED_ENV_VARS]
     # Longest first so that a token containing another token is masked whole.

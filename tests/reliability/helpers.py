@@ -94,26 +94,25 @@ def services_toml(
     repos: tuple[str, ...] = REPOS,
     concurrency: int = 8,
     timeout: float = 5,
+    extra: dict[str, str] | None = None,
 ) -> str:
-    """The service sections of thor.toml (only those given), pointing at the fakes and the remotes."""
-    parts = []
+    """The service sections of thor.toml (only those given), pointing at the fakes and the remotes;
+    ``extra`` adds lines to a section by name ({"slack": "max_rate_limit_retries = 0"})."""
+    sections: dict[str, str] = {}
     if remotes is not None:
         names = ", ".join(json.dumps(n) for n in repos)
-        parts.append(
-            f'[repos]\nnames = [{names}]\nurl = "{g.file_url(remotes)}/{{repo}}.git"\n'
-            f"concurrency = {concurrency}\n"
+        sections["repos"] = (
+            f'names = [{names}]\nurl = "{g.file_url(remotes)}/{{repo}}.git"\nconcurrency = {concurrency}\n'
         )
     if jira is not None:
-        parts.append(
-            f'[jira]\nurl = "{jira.url}"\nproject = "GEN3"\nmax_retries = 0\ntimeout = {timeout}\n'
-        )
+        sections["jira"] = f'url = "{jira.url}"\nproject = "GEN3"\nmax_retries = 0\ntimeout = {timeout}\n'
     if jenkins is not None:
-        parts.append(f'[jenkins]\nurl = "{jenkins.url}"\ntimeout = {timeout}\n')
+        sections["jenkins"] = f'url = "{jenkins.url}"\ntimeout = {timeout}\n'
     if slack is not None:
-        parts.append(
-            f'[slack]\nchannel = "releases"\nbase_url = "{slack.url}/api/"\ntimeout = {timeout}\n'
-        )
-    return "\n".join(parts)
+        sections["slack"] = f'channel = "releases"\nbase_url = "{slack.url}/api/"\ntimeout = {timeout}\n'
+    for name, lines in (extra or {}).items():
+        sections[name] = sections.get(name, "") + lines.strip() + "\n"
+    return "\n".join(f"[{name}]\n{body}" for name, body in sections.items())
 
 
 def steps_toml(steps: dict[str, str]) -> str:

@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlparse
 
 from thor_cli.adapters.net import network_error, one_line
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
-from thor_cli.secrets import redact, secret
+from thor_cli.secrets import redact, required_secret
 
 if TYPE_CHECKING:
     from jenkins import Jenkins
@@ -123,11 +123,7 @@ class JenkinsClient:
         config = settings.config.jenkins
         if not config.url:
             raise ConfigError("[jenkins] url is not set in thor.toml")
-        user, token = secret("THOR_JENKINS_USER"), secret("THOR_JENKINS_TOKEN")
-        if not user:
-            raise ConfigError("THOR_JENKINS_USER is not set")
-        if not token:
-            raise ConfigError("THOR_JENKINS_TOKEN is not set")
+        user, token = required_secret("THOR_JENKINS_USER"), required_secret("THOR_JENKINS_TOKEN")
         return cls(config.url, user, token, timeout=config.timeout)
 
     # -- plumbing -----------------------------------------------------------------------------------
@@ -166,9 +162,7 @@ class JenkinsClient:
         except JenkinsException as exc:
             raise self._api_error(action, _http_status(exc), exc) from None
         except ValueError:
-            raise StepError(
-                redact(f"Jenkins at {self.url} did not answer JSON (trying to {action})")
-            ) from None
+            raise StepError(redact(f"Jenkins at {self.url} did not answer JSON (trying to {action})")) from None
 
     def _api_error(self, action: str, status: int | None, exc: BaseException) -> ThorError:
         if status in (401, 403):
@@ -191,9 +185,7 @@ class JenkinsClient:
 
         with self._errors("read its version"):
             # python-jenkins' get_version() sends no credentials and fails on Jenkins without anonymous read.
-            response = self._jenkins().jenkins_request(
-                requests.Request("GET", f"{self.url}/"), add_crumb=False
-            )
+            response = self._jenkins().jenkins_request(requests.Request("GET", f"{self.url}/"), add_crumb=False)
         version = response.headers.get("X-Jenkins")
         if not version:
             raise ServiceUnavailable(redact(f"{self.url} does not look like Jenkins (no X-Jenkins header)"))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from thor_cli.adapters.net import network_error, one_line
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
-from thor_cli.secrets import redact, secret
+from thor_cli.secrets import redact, required_secret
 
 if TYPE_CHECKING:
     from jira import JIRA
@@ -82,11 +82,7 @@ class JiraClient:
             raise ConfigError("[jira] url is not set in thor.toml")
         if not config.project:
             raise ConfigError("[jira] project is not set in thor.toml")
-        user, token = secret("THOR_JIRA_USER"), secret("THOR_JIRA_TOKEN")
-        if not user:
-            raise ConfigError("THOR_JIRA_USER is not set")
-        if not token:
-            raise ConfigError("THOR_JIRA_TOKEN is not set")
+        user, token = required_secret("THOR_JIRA_USER"), required_secret("THOR_JIRA_TOKEN")
         return cls(
             config.url,
             user,
@@ -134,9 +130,7 @@ class JiraClient:
         if status in (401, 403):
             return ServiceUnavailable(f"JIRA rejected the credentials (HTTP {status})")
         if status == 429:
-            return ServiceUnavailable(
-                redact(f"JIRA at {self.url} is rate limiting Thor (HTTP 429); try later")
-            )
+            return ServiceUnavailable(redact(f"JIRA at {self.url} is rate limiting Thor (HTTP 429); try later"))
         if status is not None and status >= 500:
             return ServiceUnavailable(redact(f"JIRA at {self.url} failed to {action} (HTTP {status})"))
         detail = one_line(text)
@@ -209,9 +203,7 @@ class JiraClient:
         jql = f'project = "{_jql_escape(project)}" AND summary ~ "{_jql_escape(words)}" ORDER BY key ASC'
         jira = self._client()
         with self._errors(f"search project {project} for {summary!r}"):
-            found = jira.search_issues(
-                jql, maxResults=50, fields="summary,subtasks,issuetype", json_result=True
-            )
+            found = jira.search_issues(jql, maxResults=50, fields="summary,subtasks,issuetype", json_result=True)
         issues = found.get("issues", []) if isinstance(found, dict) else []
         # ``~`` is a fuzzy text search: keep only an exact summary match.
         return next((i for i in issues if i.get("fields", {}).get("summary") == summary), None)

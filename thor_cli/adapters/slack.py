@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from thor_cli.adapters.net import network_error, one_line
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
-from thor_cli.secrets import redact, secret
+from thor_cli.secrets import redact, required_secret
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -56,11 +56,8 @@ class SlackClient:
         config = settings.config.slack
         if not config.channel:
             raise ConfigError("[slack] channel is not set in thor.toml")
-        token = secret("THOR_SLACK_TOKEN")
-        if not token:
-            raise ConfigError("THOR_SLACK_TOKEN is not set")
         return cls(
-            token,
+            required_secret("THOR_SLACK_TOKEN"),
             base_url=config.base_url,
             timeout=config.timeout,
             max_rate_limit_retries=config.max_rate_limit_retries,
@@ -106,9 +103,7 @@ class SlackClient:
     def _api_error(self, action: str, status: int | None, error: str | None) -> ThorError:
         if status == 429 or error == "ratelimited":
             retries = self.max_rate_limit_retries
-            return ServiceUnavailable(
-                f"Slack is rate limiting Thor (still ratelimited after {retries} retries)"
-            )
+            return ServiceUnavailable(f"Slack is rate limiting Thor (still ratelimited after {retries} retries)")
         if error in _AUTH_ERRORS:
             return ServiceUnavailable(f"Slack rejected the token ({error})")
         if status is not None and status >= 500:

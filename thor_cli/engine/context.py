@@ -116,9 +116,7 @@ class EngineStepContext:
         from thor_cli import notify
 
         with self._lock, self.rt.store.session() as session:
-            notify.enqueue(
-                self.rt, session, self.release_row, "broadcast" if broadcast else "reply", text, commit=True
-            )
+            notify.enqueue(self.rt, session, self.release_row, "broadcast" if broadcast else "reply", text, commit=True)
 
     def lease_extension(self) -> timedelta:
         return self.step.timeout

@@ -6,6 +6,8 @@ import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlmodel import Session
+
 from thor_cli import notify
 from thor_cli.adapters.proc import tail
 from thor_cli.durations import format_duration
@@ -68,9 +70,7 @@ def execute(
     new_attempt = mode in ("run", "recover") and not leases.load_state(run).get("_waiting")
     lease = POLL_LEASE if mode in ("poll", "timeout") else step.timeout + LEASE_MARGIN
     with rt.store.session() as session:
-        claimed = leases.claim(
-            session, run, owner=rt.owner, now=now, lease_until=now + lease, new_attempt=new_attempt
-        )
+        claimed = leases.claim(session, run, owner=rt.owner, now=now, lease_until=now + lease, new_attempt=new_attempt)
         if claimed is None:
             return Outcome(release.version, step.name, "lost", "claimed by another process")
         run = claimed
@@ -101,9 +101,7 @@ def execute(
     if mode == "timeout":
         result = StepResult.fail(f"timed out after {format_duration(step.timeout)}")
     else:
-        result = _call(
-            step, ctx, poll=mode == "poll" or (mode == "recover" and bool(ctx.state.get("_waiting")))
-        )
+        result = _call(step, ctx, poll=mode == "poll" or (mode == "recover" and bool(ctx.state.get("_waiting"))))
     if result is None:
         return Outcome(release.version, step.name, "lost", "lease lost while running")
     return record(rt, release, step, ctx, result, reporter=reporter, actor=actor)
@@ -214,3 +212,16 @@ def refresh_release_status(rt: Runtime, session, release: Release, *, actor: str
         notify.release_changed(rt, session, fresh, new_status)
     release.status = new_status
     return new_status
+
+
+def record_release_start(rt: Runtime, session: Session, release: Release, *, actor: str, why: str) -> None:
+    """The event and the Slack thread that mark a release's start, in the caller's transaction."""
+    queries.add_event(
+        session,
+        at=rt.clock.now(),
+        actor=actor,
+        kind="release-started",
+        release_id=release.id,
+        message=f"release {release.version} started {why}",
+    )
+    notify.release_opened(rt, session, release)

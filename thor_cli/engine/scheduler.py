@@ -28,9 +28,7 @@ class Decision:
         return self.mode is not None
 
 
-def decide(
-    pipeline: Pipeline, release: Release, runs: dict[str, StepRun], step: Step, now: datetime
-) -> Decision:
+def decide(pipeline: Pipeline, release: Release, runs: dict[str, StepRun], step: Step, now: datetime) -> Decision:
     run = runs.get(step.name)
     status = run.status if run else StepStatus.PENDING
     if status in DONE_STEP_STATUSES:
@@ -72,15 +70,11 @@ def decide(
     return Decision(step, run, "run", "due")
 
 
-def decisions(
-    pipeline: Pipeline, release: Release, runs: dict[str, StepRun], now: datetime
-) -> list[Decision]:
+def decisions(pipeline: Pipeline, release: Release, runs: dict[str, StepRun], now: datetime) -> list[Decision]:
     return [decide(pipeline, release, runs, step, now) for step in pipeline.enabled]
 
 
-def next_due_step(
-    pipeline: Pipeline, release: Release, runs: dict[str, StepRun], now: datetime
-) -> str | None:
+def next_due_step(pipeline: Pipeline, release: Release, runs: dict[str, StepRun], now: datetime) -> str | None:
     """The first step not yet done, for `thor status`."""
     for decision in decisions(pipeline, release, runs, now):
         if decision.run is None or decision.run.status not in DONE_STEP_STATUSES:

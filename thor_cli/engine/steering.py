@@ -8,7 +8,13 @@ from datetime import date
 from thor_cli import notify
 from thor_cli.engine.context import EngineStepContext
 from thor_cli.engine.reporting import Reporter
-from thor_cli.engine.runner import Outcome, ensure_step_runs, execute, refresh_release_status
+from thor_cli.engine.runner import (
+    Outcome,
+    ensure_step_runs,
+    execute,
+    record_release_start,
+    refresh_release_status,
+)
 from thor_cli.engine.scheduler import decide
 from thor_cli.errors import ThorError, UsageError
 from thor_cli.pipeline import Step, effective_dependencies
@@ -86,9 +92,7 @@ def run_step(
     mode = "poll" if run.status == StepStatus.WAITING else "run"
     if run.status in (StepStatus.FAILED, StepStatus.SUCCEEDED, StepStatus.SKIPPED):
         run = _rearm(rt, run, actor=f"thor step ({rt.who})", reason="run by hand")
-    return execute(
-        rt, release, step, run, mode, reporter=reporter, actor=f"thor step ({rt.who})", force=force
-    )
+    return execute(rt, release, step, run, mode, reporter=reporter, actor=f"thor step ({rt.who})", force=force)
 
 
 def _unfinished_dependencies(rt: Runtime, step: Step, runs: dict[str, StepRun]) -> list[str]:
@@ -243,15 +247,7 @@ def start_release(rt: Runtime, version: str) -> str:
             release, created = queries.insert_release(session, new_release(rt, cycle))
             if not created:
                 return f"release {version} has already started ({release.status})"
-        queries.add_event(
-            session,
-            at=now,
-            actor=rt.who,
-            kind="release-started",
-            release_id=release.id,
-            message=f"release {version} started by hand",
-        )
-        notify.release_opened(rt, session, release)
+        record_release_start(rt, session, release, actor=rt.who, why="by hand")
     ensure_step_runs(rt, release)
     return f"release {version} started"
 

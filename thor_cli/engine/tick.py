@@ -9,7 +9,7 @@ from thor_cli import notify
 from thor_cli.calendar import Cycle
 from thor_cli.clock import as_utc
 from thor_cli.engine.reporting import Reporter
-from thor_cli.engine.runner import Outcome, ensure_step_runs, execute
+from thor_cli.engine.runner import Outcome, ensure_step_runs, execute, record_release_start
 from thor_cli.engine.scheduler import Decision, decisions
 from thor_cli.releases import new_release, within_grace
 from thor_cli.runtime import Runtime
@@ -64,19 +64,9 @@ def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, a
                 continue  # started, cancelled or rescheduled already: the stored record rules
             release, created = queries.insert_release(session, new_release(rt, cycle))
             if created:
-                queries.add_event(
-                    session,
-                    at=now,
-                    actor=actor,
-                    kind="release-started",
-                    release_id=release.id,
-                    message=f"release {release.version} started: feature freeze reached",
-                )
-                notify.release_opened(rt, session, release)
+                record_release_start(rt, session, release, actor=actor, why=": feature freeze reached")
                 report.started.append(release.version)
-                reporter.event(
-                    f"{release.version}: release started (feature freeze {cycle.feature_freeze:%Y-%m-%d})"
-                )
+                reporter.event(f"{release.version}: release started (feature freeze {cycle.feature_freeze:%Y-%m-%d})")
         for release in queries.list_releases(session, [ReleaseStatus.ACTIVE]):
             # Rescheduled before it began: its stored dates rule, not the calendar's.
             if release.started or as_utc(release.feature_freeze) > now:
@@ -86,15 +76,7 @@ def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, a
                 continue
             release.started, release.updated_at = True, now
             session.add(release)
-            queries.add_event(
-                session,
-                at=now,
-                actor=actor,
-                kind="release-started",
-                release_id=release.id,
-                message=f"release {release.version} started: rescheduled feature freeze reached",
-            )
-            notify.release_opened(rt, session, release)
+            record_release_start(rt, session, release, actor=actor, why=": rescheduled feature freeze reached")
             report.started.append(release.version)
             reporter.event(f"{release.version}: release started (rescheduled feature freeze)")
         for cycle in missed:
@@ -166,9 +148,7 @@ def _run_due(rt: Runtime, report: TickReport, reporter: Reporter, *, actor: str)
                 tried.add(key)
                 mode = decision.mode
                 assert mode is not None  # due
-                outcome = execute(
-                    rt, release, decision.step, decision.run, mode, reporter=reporter, actor=actor
-                )
+                outcome = execute(rt, release, decision.step, decision.run, mode, reporter=reporter, actor=actor)
                 report.outcomes.append(outcome)
                 ran = True
                 break  # re-read: this step may have made others due
@@ -178,9 +158,7 @@ def _run_due(rt: Runtime, report: TickReport, reporter: Reporter, *, actor: str)
             return wake_at
 
 
-def tick(
-    rt: Runtime, reporter: Reporter, *, wait: timedelta | None = None, actor: str = "tick"
-) -> TickReport:
+def tick(rt: Runtime, reporter: Reporter, *, wait: timedelta | None = None, actor: str = "tick") -> TickReport:
     report = TickReport()
     deadline = rt.clock.now() + wait if wait else None
     start_due_releases(rt, report, reporter, actor=actor)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from thor_cli.durations import format_duration, parse_duration
+from thor_cli.durations import Duration, format_duration
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
 from thor_cli.steps.base import StepContext, StepResult, StepType
 
@@ -36,16 +36,7 @@ class JenkinsOptions(BaseModel):
 
     job: str = Field(min_length=1)
     params: dict[str, str] = Field(default_factory=dict)
-    poll_every: timedelta = timedelta(minutes=5)
-
-    @field_validator("poll_every", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return parse_duration(value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return timedelta(seconds=value)
-        return value
+    poll_every: Duration = timedelta(minutes=5)
 
     @field_validator("poll_every")
     @classmethod
@@ -57,9 +48,7 @@ class JenkinsOptions(BaseModel):
 
 def _fields(template: str) -> set[str]:
     try:
-        return {
-            name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name
-        }
+        return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
     except ValueError:
         return set()  # render_check reports the broken template
 
@@ -197,6 +186,4 @@ class JenkinsJobStep(StepType):
             output = client.console_tail(job, build.number)
         except ThorError as exc:
             output = f"(could not read the console of build #{build.number}: {exc.message})"
-        return StepResult.fail(
-            f"build #{build.number} of {job} ended {build.result}", output=output, external_ref=url
-        )
+        return StepResult.fail(f"build #{build.number} of {job} ended {build.result}", output=output, external_ref=url)
