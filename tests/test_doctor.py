@@ -20,9 +20,7 @@ SECRETS = {
 def services(tmp_path: Path, jira_fake, jenkins_fake, slack_fake) -> str:  # type: ignore[no-untyped-def]
     """thor.toml text for one repository and all three services, every one of them healthy."""
     jenkins_fake.add_job("gen3-load-tests")
-    remote = gitrepos.make_remote(
-        tmp_path / "remotes", "fence", history=[gitrepos.Change("init", {"a": "1\n"})]
-    )
+    remote = gitrepos.make_remote(tmp_path / "remotes", "fence", history=[gitrepos.Change("init", {"a": "1\n"})])
     remotes = gitrepos.file_url(remote.parent)
     return f"""
 [repos]
@@ -72,25 +70,44 @@ def test_everything_healthy(run_thor, tmp_path: Path, database_url: str, service
     assert result.json()["exit_code"] == 0
 
 
-def test_nothing_configured_is_skipped_not_failed(run_thor, tmp_path: Path) -> None:
+def test_a_service_an_enabled_step_needs_but_nobody_configured_fails(run_thor, tmp_path: Path) -> None:
     config = write_config(tmp_path / "thor.toml", "", f"sqlite:///{tmp_path / 'thor.db'}")
     result = doctor(run_thor, config)
-    assert result.exit_code == 0
+    assert result.exit_code == 2  # the default pipeline needs Jenkins, JIRA and repositories
     lines = {line.split()[0]: line for line in result.stdout.splitlines()[2:]}
-    assert lines["jenkins"].split()[1:4] == ["skipped", "not", "configured"]
+    assert lines["jenkins"].split()[1:2] == ["FAIL"]
     assert "needed by load-tests" in lines["jenkins"]
+    assert "needed by create-jira-release, mark-released" in lines["jira"]
     assert lines["slack"].split()[1] == "skipped"
     assert "not created yet" in lines["database"]
     assert not (tmp_path / "thor.db").exists()  # doctor changes nothing
+
+
+def test_services_no_enabled_step_needs_are_skipped_not_failed(run_thor, tmp_path: Path) -> None:
+    disabled = "".join(
+        f"[steps.{name}]\nenabled = false\n"
+        for name in (
+            "create-jira-release",
+            "split-branch",
+            "load-tests",
+            "release-notes",
+            "merge-stable",
+            "mark-released",
+        )
+    )
+    config = write_config(tmp_path / "thor.toml", disabled, f"sqlite:///{tmp_path / 'thor.db'}")
+    result = doctor(run_thor, config)
+    assert result.exit_code == 0, result.stdout
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[2:]}
+    for name in ("jenkins", "jira", "repositories", "slack"):
+        assert lines[name].split()[1] == "skipped", lines[name]
 
 
 def test_a_bad_configuration_exits_2(run_thor, tmp_path: Path) -> None:
     config = write_config(tmp_path / "thor.toml", "[jira]\nurl = 3\n")
     result = doctor(run_thor, config, "--json")
     assert result.exit_code == 2
-    assert statuses(result) == {
-        "configuration": ("FAIL", f"{config}: jira.url: Input should be a valid string")
-    }
+    assert statuses(result) == {"configuration": ("FAIL", f"{config}: jira.url: Input should be a valid string")}
 
 
 def test_an_unreachable_service_exits_3(run_thor, tmp_path: Path, services: str, jenkins_fake) -> None:

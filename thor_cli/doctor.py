@@ -88,9 +88,17 @@ def diagnose(config_path: str | Path | None = None, now: str | None = None) -> D
     return DoctorReport(checks)
 
 
-def _needed_by(rt: Runtime, *types: str) -> str:
+def _unconfigured(rt: Runtime, name: str, what: str, *types: str) -> Check:
+    """Not configured is fine, unless an enabled step needs it: then that step can only fail."""
     steps = [s.name for s in rt.pipeline.enabled if s.uses in types]
-    return f" (needed by {', '.join(steps)})" if steps else ""
+    if not steps:
+        return _skipped(name, f"{what} not configured")
+    return Check(
+        name,
+        "FAIL",
+        f"{what} not configured, but needed by {', '.join(steps)} (configure it or disable those steps)",
+        "config",
+    )
 
 
 def _database(rt: Runtime) -> Check:
@@ -115,9 +123,7 @@ def _database(rt: Runtime) -> Check:
     return Check(
         "database",
         "FAIL",
-        redact(
-            f"{url}: schema revision {revision}, this Thor expects {HEAD_REVISION}: run `thor db upgrade`"
-        ),
+        redact(f"{url}: schema revision {revision}, this Thor expects {HEAD_REVISION}: run `thor db upgrade`"),
         "config",
     )
 
@@ -130,7 +136,9 @@ def _repositories(rt: Runtime) -> list[Check]:
     except ThorError as exc:
         return [Check("repositories", "FAIL", redact(exc.message), "config")]
     if not repos:
-        return [_skipped("repositories", "none configured" + _needed_by(rt, "git-branch", "git-merge"))]
+        return [
+            _unconfigured(rt, "repositories", "[repos]", "git-branch", "git-merge", "release-notes", "delete-branch")
+        ]
 
     def probe(repo: Repo) -> Check:
         return _guarded(f"repo {repo.name}", lambda: _remote(repo))
@@ -148,9 +156,7 @@ def _remote(repo) -> Check:  # type: ignore[no-untyped-def]
         return _ok(name, f"reachable; default branch {default_branch(repo.url)}")
     heads = remote_heads(repo.url, repo.source_branch)
     if repo.source_branch not in heads:
-        return Check(
-            name, "FAIL", redact(f"reachable, but branch {repo.source_branch} does not exist"), "config"
-        )
+        return Check(name, "FAIL", redact(f"reachable, but branch {repo.source_branch} does not exist"), "config")
     return _ok(name, f"reachable; {repo.source_branch} at {heads[repo.source_branch][:12]}")
 
 
@@ -158,7 +164,7 @@ def _jenkins(rt: Runtime) -> Check:
     from thor_cli.adapters.jenkins import JenkinsClient
 
     if not rt.settings.config.jenkins.url:
-        return _skipped("jenkins", "not configured" + _needed_by(rt, "jenkins"))
+        return _unconfigured(rt, "jenkins", "[jenkins] url", "jenkins")
     client = JenkinsClient.from_settings(rt.settings)
     detail = f"Jenkins {client.version()} at {client.url}, credentials accepted"
     for step in rt.pipeline.enabled:
@@ -168,9 +174,7 @@ def _jenkins(rt: Runtime) -> Check:
         try:
             client.find_build(job, {}, limit=1)  # reads the job: 404 when it does not exist
         except ThorError as exc:
-            return Check(
-                "jenkins", "FAIL", redact(f"{detail}; job {job} ({step.name}): {exc.message}"), "config"
-            )
+            return Check("jenkins", "FAIL", redact(f"{detail}; job {job} ({step.name}): {exc.message}"), "config")
         detail += f"; job {job} exists"
     return _ok("jenkins", detail)
 
@@ -180,7 +184,7 @@ def _jira(rt: Runtime) -> Check:
 
     config = rt.settings.config.jira
     if not config.url:
-        return _skipped("jira", "not configured" + _needed_by(rt, "jira-version", "jira-release"))
+        return _unconfigured(rt, "jira", "[jira] url", "jira-version", "jira-release")
     client = JiraClient.from_settings(rt.settings)
     info = client.server_info()
     versions = client.project_versions(str(config.project))
@@ -193,10 +197,8 @@ def _slack(rt: Runtime) -> Check:
 
     channel = rt.settings.config.slack.channel
     if not channel:
-        return _skipped("slack", "not configured")
+        return _skipped("slack", "[slack] channel not configured")
     client = SlackClient.from_settings(rt.settings)
     who = client.auth_test()
     client.check_channel(channel)
-    return _ok(
-        "slack", f"signed in as {who.get('user', '?')} ({who.get('team', '?')}); channel {channel} readable"
-    )
+    return _ok("slack", f"signed in as {who.get('user', '?')} ({who.get('team', '?')}); channel {channel} readable")

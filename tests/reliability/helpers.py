@@ -6,6 +6,7 @@ Everything here is bounded: waits give up with an assertion, held requests let g
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -150,10 +151,8 @@ def spawn(config: Path, *args: str) -> subprocess.Popen[str]:
 
 def kill(process: subprocess.Popen[str]) -> Finished:
     """SIGKILL the process and everything it started (git, hooks), then collect what it printed."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     stdout, stderr = process.communicate(timeout=30)
     return Finished(process.returncode, stdout, stderr)
 
@@ -258,11 +257,24 @@ def dump_tables(url: str) -> dict[str, list[tuple[Any, ...]]]:
     try:
         with engine.connect() as connection:
             return {
-                table: sorted(
-                    (tuple(row) for row in connection.execute(text(f"SELECT * FROM {table}"))), key=repr
-                )
+                table: sorted((tuple(row) for row in connection.execute(text(f"SELECT * FROM {table}"))), key=repr)
                 for table in sorted(inspect(connection).get_table_names())
             }
+    finally:
+        engine.dispose()
+
+
+def outbox(url: str) -> list[tuple[str, str | None]]:
+    """(status, last_error) of every Slack outbox row, oldest first."""
+    from sqlalchemy import text
+
+    from thor_cli.store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT status, last_error FROM thor_outbox ORDER BY id"))
+            return [(row[0], row[1]) for row in rows]
     finally:
         engine.dispose()
 

@@ -2,8 +2,9 @@
 
 The default pipeline runs against the fake JIRA, Jenkins and Slack (which count what they are asked) and
 real bare git repositories (whose post-receive hooks log every ref a push updates). Four ticks start together
-on the feature-freeze day, then four more on the code-freeze day. tests/engine/test_concurrency.py proves
-the claims with command steps; this proves the outside world sees each effect exactly once.
+on the feature-freeze day, then four more on the code-freeze day, on SQLite and on PostgreSQL.
+tests/engine/test_concurrency.py proves the claims with command steps; this proves the outside world sees
+each effect exactly once.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from tests.reliability.helpers import (
     CODE_FREEZE,
     FEATURE_FREEZE,
     JOB,
-    REPOS,
     STEP_NAMES,
     VERSION,
     Cli,
     Hold,
     finish,
+    isolate_git,
     make_remotes,
     only,
     pushes,
@@ -45,13 +46,11 @@ TICKS = 4
 
 @pytest.fixture(autouse=True)
 def git_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.reliability.helpers import isolate_git
-
     isolate_git(tmp_path, monkeypatch)
 
 
 def test_simultaneous_ticks_cause_every_side_effect_once(
-    run_thor, tmp_path: Path, postgres_url: str, jira_fake, jenkins_fake, slack_fake
+    run_thor, tmp_path: Path, database_url: str, jira_fake, jenkins_fake, slack_fake
 ) -> None:
     # One poll of the running build is left for the code-freeze ticks to race for.
     jenkins_fake.add_job(JOB, polls_until_done=1)
@@ -60,7 +59,7 @@ def test_simultaneous_ticks_cause_every_side_effect_once(
         tmp_path / "thor.toml",
         services_toml(jira=jira_fake, jenkins=jenkins_fake, slack=slack_fake, remotes=tmp_path / "remotes")
         + steps_toml({"load-tests": 'timeout = "20d"\npoll_every = "1m"'}),
-        postgres_url,
+        database_url,
     )
     thor = Cli(run_thor, config)
 
@@ -112,8 +111,8 @@ def test_simultaneous_ticks_cause_every_side_effect_once(
     for name in STEP_NAMES:
         assert said.count(f"{VERSION} {name}: succeeded") == 1, name
 
-    # Slack: one thread for the release, no reply delivered twice, none lost. A leftover message (delayed
-    # by another tick's hold on the release's outbox) may wait for the next tick: deliver it, then compare.
+    # Slack: one thread for the release, no reply delivered twice, none lost. A message queued while another
+    # tick was sending may wait for the next tick (see the xfail below): deliver it, then compare.
     assert thor.tick(CODE_FREEZE).exit_code == 0
     [thread] = threads_of(slack_fake)
     assert thread["metadata"] == release_metadata("thor_release", VERSION)
@@ -133,9 +132,7 @@ def test_simultaneous_ticks_cause_every_side_effect_once(
     "while this one holds the release's outbox are left to it, but it never sees them: they wait for the "
     "next tick",
 )
-def test_messages_queued_while_another_process_sends_are_not_left_behind(
-    run_thor, tmp_path: Path, slack_fake
-) -> None:
+def test_messages_queued_while_another_process_sends_are_not_left_behind(run_thor, tmp_path: Path, slack_fake) -> None:
     config = write_config(
         tmp_path / "thor.toml",
         services_toml(slack=slack_fake) + steps_toml(only() | {"sign-off": 'uses = "gate"'}),
@@ -145,17 +142,22 @@ def test_messages_queued_while_another_process_sends_are_not_left_behind(
     # A tick opens the release and, while it posts the thread's first message, someone approves the gate.
     with Hold(slack_fake, lambda r: r.path == "/api/chat.postMessage", after=False) as hold:
         tick = spawn(config, "tick", "--now", FEATURE_FREEZE)
-        hold.wait("the tick posting the thread")
-        approved = thor("approve", VERSION, "sign-off", "--now", FEATURE_FREEZE)
-        assert approved.exit_code == 0, approved.stderr
-        # `approve` found the tick sending this release's messages and left its own to it.
-    assert finish(tick).code == 0
+        try:
+            hold.wait("the tick posting the thread")
+            # `approve` finds the tick sending this release's messages and leaves its own to it.
+            approved = thor("approve", VERSION, "sign-off", "--now", FEATURE_FREEZE)
+            assert approved.exit_code == 0, approved.stderr
+        finally:
+            hold.release()
+            ticked = finish(tick)
+    assert ticked.code == 0, ticked
     approval = thor.steps()["sign-off"]["detail"]
     assert approval.startswith("approved by ")
     [thread] = threads_of(slack_fake)
-    assert reply_texts(slack_fake, thread) == [
+    replies = reply_texts(slack_fake, thread)
+    assert replies[:2] == [
         f"▶️ {VERSION} sign-off started",
         f"⏳ {VERSION} sign-off waiting: waiting for `thor approve {VERSION} sign-off`",
-        f"✅ {VERSION} sign-off approved: {approval}",
-        f"Release {VERSION} is now released",
     ]
+    assert [r.endswith(f"{VERSION} sign-off approved: {approval}") for r in replies[2:3]] == [True]
+    assert replies[3:] == [f"Release {VERSION} is now released"]

@@ -62,8 +62,10 @@ def killed_when(config: Path, now: str, ready: Callable[[], object], what: str) 
     return result
 
 
-def killed_while_held(config: Path, now: str, fake: FakeServer, matches: Callable[[Request], bool], *,
-                      after: bool, what: str) -> Finished:  # fmt: skip
+def killed_while_held(
+    config: Path, now: str, fake: FakeServer, matches: Callable[[Request], bool], *, after: bool, what: str
+) -> Finished:
+    """Kill the tick while ``fake`` holds the request that ``matches`` (see ``Hold``)."""
     with Hold(fake, matches, after=after) as hold:
         return killed_when(config, now, hold.reached.is_set, what)
 
@@ -145,9 +147,13 @@ def test_killed_after_jira_created_the_version(run_thor, tmp_path: Path, databas
     )
     thor = Cli(run_thor, config)
     killed_while_held(
-        config, FEATURE_FREEZE, jira_fake, lambda r: r.method == "POST" and r.path == "/rest/api/2/version",
-        after=True, what="JIRA creating the version",
-    )  # fmt: skip
+        config,
+        FEATURE_FREEZE,
+        jira_fake,
+        lambda r: r.method == "POST" and r.path == "/rest/api/2/version",
+        after=True,
+        what="JIRA creating the version",
+    )
     assert jira_fake.versions_created == 1
     assert thor.steps()["create-jira-release"]["status"] == "running"
 
@@ -161,9 +167,7 @@ def test_killed_after_jira_created_the_version(run_thor, tmp_path: Path, databas
     assert thor.transitions("create-jira-release") == ["started", "recovered", "started", "succeeded"]
 
 
-def test_killed_after_jenkins_queued_the_build(
-    run_thor, tmp_path: Path, database_url: str, jenkins_fake
-) -> None:
+def test_killed_after_jenkins_queued_the_build(run_thor, tmp_path: Path, database_url: str, jenkins_fake) -> None:
     jenkins_fake.add_job(JOB, polls_until_done=1000)
     config = write_config(
         tmp_path / "thor.toml",
@@ -173,10 +177,13 @@ def test_killed_after_jenkins_queued_the_build(
     )
     thor = Cli(run_thor, config)
     killed_while_held(
-        config, FEATURE_FREEZE, jenkins_fake,
+        config,
+        FEATURE_FREEZE,
+        jenkins_fake,
         lambda r: r.method == "POST" and r.path.endswith(f"/job/{JOB}/buildWithParameters"),
-        after=True, what="Jenkins queueing the build",
-    )  # fmt: skip
+        after=True,
+        what="Jenkins queueing the build",
+    )
     assert jenkins_fake.builds_triggered == 1
     assert thor.steps()["load-tests"]["status"] == "running"
 
@@ -205,9 +212,13 @@ def test_killed_while_following_the_build(run_thor, tmp_path: Path, database_url
     assert thor.steps()["load-tests"]["status"] == "waiting"
 
     killed_while_held(
-        config, at(2), jenkins_fake, lambda r: r.method == "GET" and r.path == f"/job/{JOB}/1/api/json",
-        after=False, what="the tick polling build #1",
-    )  # fmt: skip
+        config,
+        at(2),
+        jenkins_fake,
+        lambda r: r.method == "GET" and r.path == f"/job/{JOB}/1/api/json",
+        after=False,
+        what="the tick polling build #1",
+    )
     assert thor.steps()["load-tests"]["status"] == "running"
     assert thor.tick(at(5)).exit_code == 0  # a poll's lease is 10 minutes
     assert thor.steps()["load-tests"]["status"] == "running"
@@ -232,10 +243,13 @@ def test_killed_after_slack_opened_the_thread(run_thor, tmp_path: Path, database
     )
     thor = Cli(run_thor, config)
     killed_while_held(
-        config, FEATURE_FREEZE, slack_fake,
+        config,
+        FEATURE_FREEZE,
+        slack_fake,
         lambda r: r.path == "/api/chat.postMessage" and b"metadata" in r.body,
-        after=True, what="Slack posting the thread's first message",
-    )  # fmt: skip
+        after=True,
+        what="Slack posting the thread's first message",
+    )
     assert len(threads_of(slack_fake)) == 1
     assert thor.status()["status"] == "released"  # the release itself was done before the flush
 

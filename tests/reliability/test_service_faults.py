@@ -25,7 +25,7 @@ from tests.reliability.helpers import (
     STEP_NAMES,
     VERSION,
     Cli,
-    dump_tables,
+    outbox,
     reply_texts,
     services_toml,
     steps_toml,
@@ -34,7 +34,7 @@ from tests.reliability.helpers import (
 
 pytestmark = pytest.mark.usefixtures("no_jira_sleep")
 
-TIMEOUT = 1  # seconds: what thor.toml gives every service; a "slow" fake answers after twice that
+TIMEOUT = 0.5  # seconds: what thor.toml gives every service; a "slow" fake answers after twice that
 GIT_STEPS = {
     "split-branch": 'uses = "command"\nrun = ["sh", "-c", "echo split {integration_branch} >> side.txt"]',
     "release-notes": 'uses = "command"\nrun = ["sh", "-c", "echo notes {version} >> side.txt"]',
@@ -78,16 +78,22 @@ SLOW = Fault(_slow, lambda f: f"{_where(f)} did not answer within {TIMEOUT}s")
 
 
 @pytest.fixture
-def release(run_thor, tmp_path: Path, database_url: str, jira_fake, jenkins_fake, slack_fake):  # type: ignore[no-untyped-def]
+def sqlite_url(tmp_path: Path) -> str:
+    """Each kind of fault is tried on SQLite; the test of all of them at once runs on both backends."""
+    return f"sqlite:///{tmp_path / 'thor.db'}"
+
+
+@pytest.fixture
+def release(run_thor, tmp_path: Path, jira_fake, jenkins_fake, slack_fake):  # type: ignore[no-untyped-def]
     """The default pipeline against the three fakes, retries an hour apart."""
 
-    def make(*, build_polls: int = 0, extra: dict[str, str] | None = None, steps: dict[str, str] | None = None) -> Cli:
+    def make(database_url: str, *, build_polls: int = 0, extra: dict[str, str] | None = None) -> Cli:
         jenkins_fake.add_job(JOB, polls_until_done=build_polls)
         tables = dict(GIT_STEPS)
         tables["create-jira-release"] = 'retry_after = "1h"'
         tables["load-tests"] = 'retry_after = "1h"\npoll_every = "10m"'
         text = services_toml(jira=jira_fake, jenkins=jenkins_fake, slack=slack_fake, timeout=TIMEOUT, extra=extra)
-        config = write_config(tmp_path / "thor.toml", text + steps_toml(tables | (steps or {})), database_url)
+        config = write_config(tmp_path / "thor.toml", text + steps_toml(tables), database_url)
         return Cli(run_thor, config)
 
     return make
@@ -117,9 +123,9 @@ JIRA_FAULTS = {
 
 @pytest.mark.parametrize("fault", list(JIRA_FAULTS))
 def test_jira_failing_on_feature_freeze_day_is_retried_once_it_is_back(
-    release, jira_fake, slack_fake, fault: str
+    release, sqlite_url: str, jira_fake, slack_fake, fault: str
 ) -> None:
-    thor = release()
+    thor = release(sqlite_url)
     JIRA_FAULTS[fault].start(jira_fake)
     first = thor.tick(FEATURE_FREEZE)
     assert first.exit_code == 0, first.stderr
@@ -161,9 +167,9 @@ JENKINS_FAULTS = {
 
 @pytest.mark.parametrize("fault", list(JENKINS_FAULTS))
 def test_jenkins_failing_while_the_build_runs_keeps_the_step_waiting(
-    release, jenkins_fake, slack_fake, fault: str
+    release, sqlite_url: str, jenkins_fake, slack_fake, fault: str
 ) -> None:
-    thor = release(build_polls=1)
+    thor = release(sqlite_url, build_polls=1)
     assert thor.tick(FEATURE_FREEZE).exit_code == 0
     assert thor.steps()["load-tests"]["detail"] == "build #1 running"
 
@@ -198,9 +204,9 @@ SLACK_FAULTS = {
 
 @pytest.mark.parametrize("fault", list(SLACK_FAULTS))
 def test_slack_failing_for_a_tick_delays_messages_and_fails_nothing(
-    release, database_url: str, slack_fake, fault: str
+    release, sqlite_url: str, slack_fake, fault: str
 ) -> None:
-    thor = release(extra={"slack": "max_rate_limit_retries = 0"})
+    thor = release(sqlite_url, extra={"slack": "max_rate_limit_retries = 0"})
     SLACK_FAULTS[fault].start(slack_fake)
     result = thor.tick(FEATURE_FREEZE, "--verbose")
     assert result.exit_code == 0, result.stderr
@@ -209,28 +215,28 @@ def test_slack_failing_for_a_tick_delays_messages_and_fails_nothing(
     steps = thor.steps()
     assert {n: steps[n]["status"] for n in STEP_NAMES[:4]} == dict.fromkeys(STEP_NAMES[:4], "succeeded")
     assert slack_fake.posted == []
-    outbox = dump_tables(database_url)["thor_outbox"]
-    assert outbox and {row[5] for row in outbox} == {"pending"}
-    assert message in {row[7] for row in outbox}  # last_error, kept for `thor status` and the next tick
+    rows = outbox(sqlite_url)
+    assert rows and {status for status, _ in rows} == {"pending"}
+    assert rows[0] == ("pending", message)  # the error is kept with the first message, which stopped the flush
 
     Fault.stop(slack_fake)
     assert thor.tick(at("09:10")).exit_code == 0
     replies = one_thread_without_repeats(slack_fake)
-    assert replies[:2] == [f"▶️ {VERSION} create-jira-release started", f"✅ {VERSION} create-jira-release "
-                           f"succeeded: created JIRA version {VERSION} in GEN3 <{thor.steps()['create-jira-release']['link']}>"]  # fmt: skip
-    assert {row[5] for row in dump_tables(database_url)["thor_outbox"]} == {"sent"}
+    assert replies[0] == f"▶️ {VERSION} create-jira-release started"
+    assert replies[1].startswith(f"✅ {VERSION} create-jira-release succeeded: created JIRA version {VERSION}")
+    assert {status for status, _ in outbox(sqlite_url)} == {"sent"}
     posted = len(slack_fake.posted)
     assert thor.tick(at("09:20")).exit_code == 0
     assert len(slack_fake.posted) == posted
 
 
-def test_a_slack_rate_limit_is_waited_out_as_slack_asks(release, slack_fake) -> None:
-    thor = release()
+def test_a_slack_rate_limit_is_waited_out_as_slack_asks(release, sqlite_url: str, slack_fake) -> None:
+    thor = release(sqlite_url)
     slack_fake.fail_next(1, status=429, retry_after=1)
     started = time.monotonic()
     assert thor.tick(FEATURE_FREEZE).exit_code == 0
     assert time.monotonic() - started >= 1
-    assert slack_fake.count(path_contains="/api/") >= 2  # the refused call was made again
+    assert len(slack_fake.requests) == len(slack_fake.calls) + 1  # the refused call, made again
     replies = one_thread_without_repeats(slack_fake)
     assert f"▶️ {VERSION} create-jira-release started" in replies
 
@@ -239,9 +245,9 @@ def test_a_slack_rate_limit_is_waited_out_as_slack_asks(release, slack_fake) -> 
 
 
 def test_everything_down_on_feature_freeze_day_then_back(
-    release, jira_fake, jenkins_fake, slack_fake, tmp_path: Path
+    release, database_url: str, jira_fake, jenkins_fake, slack_fake, tmp_path: Path
 ) -> None:
-    thor = release()
+    thor = release(database_url)
     for fake in (jira_fake, jenkins_fake, slack_fake):
         fake.down()
     first = thor.tick(FEATURE_FREEZE)
@@ -272,4 +278,7 @@ def test_everything_down_on_feature_freeze_day_then_back(
         f"merge {VERSION}",
     ]
     replies = one_thread_without_repeats(slack_fake)
+    # What happened during the outage was kept and told once Slack was back.
+    assert any(r.startswith(f"🔁 {VERSION} create-jira-release retry: ") for r in replies)
+    assert any(r.startswith(f"🔁 {VERSION} load-tests retry: ") for r in replies)
     assert replies[-1] == f"Release {VERSION} is now released"

@@ -37,7 +37,7 @@ def step(
             render.console().print(f"  but it {outcome.blocked_by} (--force runs it anyway)", markup=False)
         return
     if outcome.status in ("succeeded", "waiting", "skipped"):
-        if outcome.status != "waiting" and "already" in outcome.detail:
+        if outcome.detail.startswith("already succeeded"):  # nothing ran, so nothing was reported
             render.console().print(f"{version} {name}: {outcome.detail}", markup=False)
         return
     if outcome.status == "lost":

@@ -64,7 +64,7 @@ def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, a
                 continue  # started, cancelled or rescheduled already: the stored record rules
             release, created = queries.insert_release(session, new_release(rt, cycle))
             if created:
-                record_release_start(rt, session, release, actor=actor, why=": feature freeze reached")
+                record_release_start(rt, session, release, actor=actor, why="(feature freeze reached)")
                 report.started.append(release.version)
                 reporter.event(f"{release.version}: release started (feature freeze {cycle.feature_freeze:%Y-%m-%d})")
         for release in queries.list_releases(session, [ReleaseStatus.ACTIVE]):
@@ -76,7 +76,7 @@ def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, a
                 continue
             release.started, release.updated_at = True, now
             session.add(release)
-            record_release_start(rt, session, release, actor=actor, why=": rescheduled feature freeze reached")
+            record_release_start(rt, session, release, actor=actor, why="(rescheduled feature freeze reached)")
             report.started.append(release.version)
             reporter.event(f"{release.version}: release started (rescheduled feature freeze)")
         for cycle in missed:
