@@ -41,7 +41,15 @@ if TYPE_CHECKING:
     from thor_cli.slack_thread import SlackThreads
 
 SEND_LEASE = timedelta(minutes=2)
-_ICONS = {"succeeded": "✅", "failed": "❌", "retry": "🔁", "waiting": "⏳", "skipped": "⏭️", "started": "▶️"}
+_ICONS = {
+    "succeeded": "✅",
+    "approved": "✅",
+    "failed": "❌",
+    "retry": "🔁",
+    "waiting": "⏳",
+    "skipped": "⏭️",
+    "started": "▶️",
+}
 _DETAIL_CHARS = 500
 UPDATE = "update"  # an outbox row asking for the thread's first message to be refreshed (Slack only)
 
@@ -89,9 +97,7 @@ def step_finished(
     icon = _ICONS.get(kind, "•")
     summary = one_line(detail, _DETAIL_CHARS)
     text = (
-        f"{icon} {release.version} {step} {kind}"
-        + (f": {summary}" if summary else "")
-        + (f" <{link}>" if link else "")
+        f"{icon} {release.version} {step} {kind}" + (f": {summary}" if summary else "") + (f" <{link}>" if link else "")
     )
     # Failures also go to the channel: someone has to act on them.
     enqueue(rt, session, release, "broadcast" if kind == "failed" else "reply", text)
@@ -152,9 +158,7 @@ def _finish(session: Session, message: OutboxMessage, **values: object) -> None:
     session.commit()
 
 
-def _mark_sent(
-    rt: Runtime, session: Session, message: OutboxMessage, ts: str | None, error: str | None = None
-) -> None:
+def _mark_sent(rt: Runtime, session: Session, message: OutboxMessage, ts: str | None, error: str | None = None) -> None:
     _finish(session, message, status="sent", sent_at=rt.clock.now(), slack_ts=ts, last_error=error)
 
 
@@ -164,10 +168,7 @@ class _Stop(Exception):
 
 def _failed(session: Session, messages: list[OutboxMessage], exc: Exception, report: FlushReport) -> None:
     """Put claimed rows back to pending with the error; raise ``_Stop`` when nothing else can get through."""
-    text = (
-        redact(exc.message if isinstance(exc, ThorError) else f"{type(exc).__name__}: {exc}")
-        or type(exc).__name__
-    )
+    text = redact(exc.message if isinstance(exc, ThorError) else f"{type(exc).__name__}: {exc}") or type(exc).__name__
     for message in messages:
         _finish(session, message, status="pending", last_error=text)
     report.failed += 1
@@ -176,25 +177,36 @@ def _failed(session: Session, messages: list[OutboxMessage], exc: Exception, rep
         raise _Stop from None
 
 
+MAX_FLUSH_PASSES = 5
+
+
 def flush(rt: Runtime) -> FlushReport:
     """Send pending messages, in order per release. Never raises for a sending failure: see the module doc."""
     report = FlushReport()
     if not enabled(rt):
         return report
+    slack: SlackThreads | None = None
     with rt.store.session() as session:
-        rows = pending(session)
-        if not rows:
-            return report
-        try:
-            slack = _slack(rt)
-        except ThorError as exc:  # Slack configured without a token: everything waits, nothing is lost
-            report.error = redact(exc.message)
-            return report
-        try:
-            for release_id, batch in _by_release(rows):
-                _flush_release(rt, session, slack, release_id, batch, report)
-        except _Stop:
-            pass
+        # Another process may queue messages while this one sends (and leave them to it): look again
+        # after each pass that sent something, a bounded number of times.
+        for _ in range(MAX_FLUSH_PASSES):
+            rows = pending(session)
+            if not rows:
+                break
+            if slack is None:
+                try:
+                    slack = _slack(rt)
+                except ThorError as exc:  # Slack configured without a token: everything waits, nothing is lost
+                    report.error = redact(exc.message)
+                    return report
+            sent_before = report.sent
+            try:
+                for release_id, batch in _by_release(rows):
+                    _flush_release(rt, session, slack, release_id, batch, report)
+            except _Stop:
+                break
+            if report.sent == sent_before:
+                break
     return report
 
 
@@ -229,9 +241,7 @@ def _flush_release(
     messages = [m for m in batch if m.kind != UPDATE]
     refreshes = [m for m in batch if m.kind == UPDATE]
     if slack is not None and release_id is not None and messages and not refreshes:
-        marker = OutboxMessage(
-            release_id=release_id, kind=UPDATE, text="refresh the thread", created_at=rt.clock.now()
-        )
+        marker = OutboxMessage(release_id=release_id, kind=UPDATE, text="refresh the thread", created_at=rt.clock.now())
         session.add(marker)
         session.commit()
         refreshes.append(marker)

@@ -38,7 +38,9 @@ def resolve_cycle(rt: Runtime, version: str) -> Cycle:
     cycle = rt.calendar.find(version)
     if cycle is None:
         template = rt.settings.config.schedule.version
-        raise UsageError(f"no release cycle has version {version!r} (versions look like {template!r})")
+        example = rt.calendar.current_or_next(rt.clock.now())
+        shape = f"like {example.version}" if example else f"made by {template!r}"
+        raise UsageError(f"no release cycle has version {version!r} (versions look {shape})")
     return cycle
 
 

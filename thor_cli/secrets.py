@@ -6,6 +6,7 @@ error messages and log lines.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 
@@ -26,7 +27,8 @@ _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[
 _TOKEN_SHAPES = re.compile(
     r"\b(?:xox[abposr]-[A-Za-z0-9-]{6,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})"
 )
-_AUTH_HEADER = re.compile(r"(?i)(authorization:\s*(?:bearer|basic|token)\s+)\S+")
+# "Authorization: Basic X", but also quoted back as JSON ("Authorization": "Basic X") or in HTML.
+_AUTH_HEADER = re.compile(r"(?i)(authorization\W{0,6}(?:bearer|basic|token)\s+)[^\s\"'<,;]+")
 
 
 def secret(name: str) -> str | None:
@@ -45,8 +47,25 @@ def required_secret(name: str) -> str:
     return value
 
 
+# Basic auth sends base64("user:token"); a server that quotes the header back must not leak it either.
+_BASIC_PAIRS = (("THOR_JIRA_USER", "THOR_JIRA_TOKEN"), ("THOR_JENKINS_USER", "THOR_JENKINS_TOKEN"))
+_GITHUB_BASIC_USER = "x-access-token"  # what the git adapter sends with THOR_GITHUB_TOKEN
+
+
+def _basic_forms(user: str, token: str) -> list[str]:
+    encoded = base64.b64encode(f"{user}:{token}".encode()).decode()
+    return [encoded, encoded.rstrip("=")]
+
+
 def known_secrets() -> list[str]:
     values = [os.environ.get(name, "") for name in _MASKED_ENV_VARS]
+    for user_var, token_var in _BASIC_PAIRS:
+        user, token = os.environ.get(user_var, ""), os.environ.get(token_var, "")
+        if token:
+            values += _basic_forms(user, token)
+    github = os.environ.get("THOR_GITHUB_TOKEN", "")
+    if github:
+        values += _basic_forms(_GITHUB_BASIC_USER, github)
     # Longest first so that a token containing another token is masked whole.
     return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
 

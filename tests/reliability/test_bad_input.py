@@ -189,11 +189,6 @@ def test_what_the_parser_rejects_is_exit_2_and_changes_nothing(
     assert result.exit_code == 2, (result.stdout, result.stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: thor_cli/cli/__init__.py main() lets click print its own usage error (4 lines: 'Usage: ...', "
-    "'Try ...', '', 'Error: ...') instead of the documented one line starting with 'thor:'",
-)
 @pytest.mark.parametrize("case", list(PARSER_ERRORS))
 def test_what_the_parser_rejects_is_one_line_too(run_thor, case: str) -> None:
     result = run_thor(*PARSER_ERRORS[case])

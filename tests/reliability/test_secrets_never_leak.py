@@ -217,12 +217,6 @@ ECHOES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: thor_cli/secrets.py redact() masks raw tokens and 'Authorization: Basic X' lines only; the "
-    "base64 of user:token quoted in any other shape (JSON, HTML) reaches the step detail, the event log, "
-    "stdout and Slack",
-)
 @pytest.mark.parametrize("echo", list(ECHOES))
 def test_credentials_quoted_back_in_another_shape_do_not_leak(
     run_thor, tmp_path: Path, world: World, db_dump, echo: str

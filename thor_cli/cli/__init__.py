@@ -55,9 +55,7 @@ def _global(
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Say more on stderr."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
-    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     ctx.obj = GlobalOptions(config=config, now=now, verbose=verbose, quiet=quiet)
 
@@ -105,20 +103,34 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return hoisted + rest
 
 
+def _is_parser_error(exc: Exception) -> bool:
+    """Click's usage errors (typer bundles its own click in recent versions, so match by shape)."""
+    return hasattr(exc, "format_message") and hasattr(exc, "exit_code") and hasattr(exc, "show")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run thor; returns the exit code. Commands signal a non-zero code with ``typer.Exit``."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=args, prog_name="thor", standalone_mode=True)
-    except SystemExit as exc:  # typer/click end every run this way, usage errors (code 2) included
+        result = app(args=args, prog_name="thor", standalone_mode=False)
+    except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitCode.BAD_INPUT)
     except ThorError as exc:
         print(f"thor: {redact(exc.message)}", file=sys.stderr)
         return int(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         print("thor: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug: one line, the traceback only on request
+    except Exception as exc:
+        if _is_parser_error(exc):
+            if not args or type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()  # type: ignore[attr-defined]  # bare `thor`: the help is the answer
+                return int(ExitCode.BAD_INPUT)
+            command = next((a for a in args if not a.startswith("-")), None)
+            hint = f"`thor {command} --help`" if command and command in _COMMAND_NAMES else "`thor --help`"
+            print(f"thor: {exc.format_message()} (see {hint})", file=sys.stderr)  # type: ignore[attr-defined]
+            return int(getattr(exc, "exit_code", ExitCode.BAD_INPUT))
+        # A bug: one line, the traceback only on request.
         if os.environ.get("THOR_DEBUG"):
             traceback.print_exc()
         print(
@@ -126,4 +138,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return int(ExitCode.STEP_FAILED)
-    return 0
+    # --help and typer.Exit end here with their exit code; commands that finish normally return None.
+    return result if isinstance(result, int) else 0
+
+
+_COMMAND_NAMES = frozenset(
+    {
+        "calendar",
+        "status",
+        "log",
+        "tick",
+        "step",
+        "steps",
+        "retry",
+        "skip",
+        "approve",
+        "release",
+        "db",
+        "doctor",
+        "notes",
+        "demo",
+    }
+)

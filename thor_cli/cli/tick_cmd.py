@@ -26,7 +26,7 @@ def tick(
 
     rt = runtime(ctx)
     try:
-        wait_for = parse_duration(wait) if wait else None
+        wait_for = parse_duration(wait) if wait is not None else None
     except ValueError as exc:
         raise UsageError(f"--wait: {exc}") from None
     rt.pipeline  # noqa: B018  (validate the pipeline before touching anything)
