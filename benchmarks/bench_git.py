@@ -92,16 +92,12 @@ def history_stream(files: int, binaries: int, binary_kb: int, prs: int, seed: in
             changes.append(modify(f"assets/blob_{number % binaries}.bin", os.urandom(binary_kb * 1024)))
         side, merge = 2 * number, 2 * number + 1
         commit("refs/heads/feature", side, f"Change number {number}\n", [master], changes)
-        title = (
-            f"Merge pull request #{number} from uc-cdis/feature/change-{number}\n\nChange number {number}\n"
-        )
+        title = f"Merge pull request #{number} from uc-cdis/feature/change-{number}\n\nChange number {number}\n"
         commit("refs/heads/master", merge, title, [master, side], changes)
         master = merge
         if number == prs * 2 // 3:
             stable_base = merge
-    commit(
-        "refs/heads/stable-thor", 10_000, "Hotfix on stable\n", [stable_base], [modify("HOTFIX.md", b"fix\n")]
-    )
+    commit("refs/heads/stable-thor", 10_000, "Hotfix on stable\n", [stable_base], [modify("HOTFIX.md", b"fix\n")])
     out.append(b"reset refs/heads/stable-old\nfrom :10000\n\n")
     return b"".join(out)
 

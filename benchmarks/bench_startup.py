@@ -62,9 +62,7 @@ def populate(url: str, count: int) -> None:
             session.add(release)
             session.flush()
             for name in steps:
-                session.add(
-                    StepRun(release_id=release.id, name=name, status="succeeded", attempts=1, updated_at=now)
-                )
+                session.add(StepRun(release_id=release.id, name=name, status="succeeded", attempts=1, updated_at=now))
         session.commit()
     store.dispose()
 
@@ -88,9 +86,7 @@ def main() -> int:
         status = median_seconds([python, "-m", "thor_cli", "status"], env, args.runs)
     print(f"baseline  import sqlmodel, typer          {baseline * 1000:7.1f} ms")
     print(f"thor tick (nothing due)                   {tick * 1000:7.1f} ms  ratio {tick / baseline:.2f}x")
-    print(
-        f"thor status ({args.releases} releases)          {status * 1000:7.1f} ms  ratio {status / baseline:.2f}x"
-    )
+    print(f"thor status ({args.releases} releases)          {status * 1000:7.1f} ms  ratio {status / baseline:.2f}x")
     print("target: ratio <= 1.50x")
     return 0
 

@@ -239,8 +239,7 @@ def db_dump():  # type: ignore[no-untyped-def]
                     "thor_outbox",
                 ):
                     lines.extend(
-                        " | ".join(map(str, row))
-                        for row in connection.execute(text(f"SELECT * FROM {table}"))
+                        " | ".join(map(str, row)) for row in connection.execute(text(f"SELECT * FROM {table}"))
                     )
         finally:
             engine.dispose()

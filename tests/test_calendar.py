@@ -41,9 +41,7 @@ def test_september_2021_freezes_on_the_second_and_fourth_friday() -> None:
 
 def test_a_month_whose_first_day_is_a_friday() -> None:
     assert date(2021, 10, 1).weekday() == 4  # a Friday: it counts as the first one
-    assert days(gen3().cycles_between(*month(2021, 10))) == [
-        ("2021.10", date(2021, 10, 8), date(2021, 10, 22))
-    ]
+    assert days(gen3().cycles_between(*month(2021, 10))) == [("2021.10", date(2021, 10, 8), date(2021, 10, 22))]
 
 
 def test_cycles_across_the_year_boundary() -> None:

@@ -90,9 +90,7 @@ def test_one_thread_per_release_with_replies_and_its_table_updated(
     assert "*Gen3 release 2021.09* — released" in update["text"]
     assert "✅ `verify` succeeded — sh exited 0" in update["text"]
     assert thread["text"] == update["text"]
-    assert thor.sql("SELECT slack_thread_ts, slack_channel FROM thor_release") == [
-        (thread["ts"], "C0RELEASES")
-    ]
+    assert thor.sql("SELECT slack_thread_ts, slack_channel FROM thor_release") == [(thread["ts"], "C0RELEASES")]
 
     posted = len(slack_fake.posted)
     assert thor.tick(now=("--now", "2021-09-11T09:00")).exit_code == 0
@@ -139,9 +137,7 @@ def test_rate_limits_are_waited_out_as_slack_asks(thor: Thor, slack_fake: FakeSl
     assert thor.replies(thread) == REPLIES
 
 
-def test_rate_limited_past_the_retries_waits_for_the_next_tick(
-    run_thor, tmp_path, slack_fake: FakeSlack
-) -> None:
+def test_rate_limited_past_the_retries_waits_for_the_next_tick(run_thor, tmp_path, slack_fake: FakeSlack) -> None:
     db = f"sqlite:///{tmp_path / 'thor.db'}"
     thor = Thor(run_thor, tmp_path, db, slack_fake, "max_rate_limit_retries = 0\n")
     slack_fake.fail_next(1, status=429, retry_after=0)
@@ -155,9 +151,7 @@ def test_rate_limited_past_the_retries_waits_for_the_next_tick(
 
 
 def test_a_thread_opened_by_a_tick_that_died_is_reused(thor: Thor, slack_fake: FakeSlack) -> None:
-    ts = slack_fake.seed_message(
-        "releases", "Gen3 release 2021.09", metadata=release_metadata("thor_release", VERSION)
-    )
+    ts = slack_fake.seed_message("releases", "Gen3 release 2021.09", metadata=release_metadata("thor_release", VERSION))
     assert thor.tick().exit_code == 0
     assert [m["ts"] for m in thor.threads()] == [ts]
     assert thor.replies(thor.threads()[0]) == REPLIES
@@ -176,9 +170,7 @@ def test_a_row_held_by_another_sender_keeps_the_release_in_order(thor: Thor, sla
     slack_fake.up()
     thor.tick()
     assert [m["text"] for m in slack_fake.posted if "thread_ts" in m] == []  # nothing overtakes the held row
-    thor.sql(
-        "UPDATE thor_outbox SET lease_expires_at = :past WHERE id = :id", past="2000-01-01 00:00:00", id=first
-    )
+    thor.sql("UPDATE thor_outbox SET lease_expires_at = :past WHERE id = :id", past="2000-01-01 00:00:00", id=first)
     thor.tick()
     assert thor.replies(thor.threads()[0]) == REPLIES
 
@@ -186,9 +178,7 @@ def test_a_row_held_by_another_sender_keeps_the_release_in_order(thor: Thor, sla
 def test_a_failing_release_does_not_hold_up_another(thor: Thor, slack_fake: FakeSlack) -> None:
     assert thor("release", "start", VERSION, *NOW).exit_code == 0
     assert thor("release", "start", "2021.10", *NOW).exit_code == 0
-    thor.sql(
-        "UPDATE thor_release SET slack_thread_ts = '1.000001' WHERE version = :v", v=VERSION
-    )  # a deleted thread
+    thor.sql("UPDATE thor_release SET slack_thread_ts = '1.000001' WHERE version = :v", v=VERSION)  # a deleted thread
     result = thor.tick("--verbose")
     assert "thread_not_found" in result.stderr
     threads = {m["metadata"]["event_payload"]["key"]: m for m in thor.threads()}
@@ -214,9 +204,7 @@ def test_an_outage_stops_the_whole_flush(thor: Thor, slack_fake: FakeSlack) -> N
     assert len(thor.threads()) == 2
 
 
-def test_without_a_token_messages_wait(
-    thor: Thor, slack_fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_a_token_messages_wait(thor: Thor, slack_fake: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("THOR_SLACK_TOKEN")
     result = thor.tick("--verbose")
     assert result.exit_code == 0
@@ -239,9 +227,7 @@ def test_a_rejected_token_never_reaches_the_database(
 
 
 def test_the_file_stand_in_and_slack_together(run_thor, tmp_path, slack_fake: FakeSlack) -> None:
-    thor = Thor(
-        run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", slack_fake, '[notify]\nfile = "out.txt"\n'
-    )
+    thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", slack_fake, '[notify]\nfile = "out.txt"\n')
     assert thor.tick().exit_code == 0
     assert thor.tick().exit_code == 0
     lines = (tmp_path / "out.txt").read_text().splitlines()

@@ -10,9 +10,7 @@ from thor_cli.repos import Repo, load_repos
 
 
 def settings_for(tmp_path, repos: dict) -> Settings:
-    return Settings(
-        config=parse_config({"repos": repos}), path=tmp_path / "thor.toml", database_url="sqlite://"
-    )
+    return Settings(config=parse_config({"repos": repos}), path=tmp_path / "thor.toml", database_url="sqlite://")
 
 
 def test_names_with_default_url_template(tmp_path):

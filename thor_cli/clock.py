@@ -44,9 +44,7 @@ def parse_now(text: str, tz: ZoneInfo) -> datetime:
         else:
             moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(
-            f"invalid --now {text!r}: use ISO 8601, like 2021-09-10 or 2021-09-10T09:00"
-        ) from None
+        raise ValueError(f"invalid --now {text!r}: use ISO 8601, like 2021-09-10 or 2021-09-10T09:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(UTC)

@@ -94,9 +94,7 @@ def _step_from_table(name: str, table: dict[str, Any], order: int) -> Step:
         where = ".".join(str(p) for p in error["loc"])
         raise ConfigError(f"steps.{name}.{where}: {error['msg'].removeprefix('Value error, ')}") from None
     if not common.uses:
-        raise ConfigError(
-            f"steps.{name}: 'uses' is required for a new step (one of {', '.join(step_type_names())})"
-        )
+        raise ConfigError(f"steps.{name}: 'uses' is required for a new step (one of {', '.join(step_type_names())})")
     if common.uses not in BUILTIN_STEP_TYPES:
         raise ConfigError(
             f"steps.{name}.uses: unknown step type {common.uses!r} (known: {', '.join(step_type_names())})"
@@ -107,11 +105,7 @@ def _step_from_table(name: str, table: dict[str, Any], order: int) -> Step:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
-        message = (
-            "unknown key"
-            if error["type"] == "extra_forbidden"
-            else error["msg"].removeprefix("Value error, ")
-        )
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
         raise ConfigError(f"steps.{name}.{where}: {message}") from None
 
     def render_check(template: str) -> None:

@@ -76,9 +76,7 @@ class SlackThreads:
         channel, thread_ts = self.ensure_thread(session, release)
         if message.kind == "thread":
             return thread_ts
-        return self.client.post(
-            channel, message.text, thread_ts=thread_ts, reply_broadcast=message.kind == "broadcast"
-        )
+        return self.client.post(channel, message.text, thread_ts=thread_ts, reply_broadcast=message.kind == "broadcast")
 
     def refresh(self, session: Session, release_id: int) -> None:
         """Rewrite the thread's first message with the release's current step table."""

@@ -181,9 +181,7 @@ def test_merge_fast_forward_then_idempotent(remote, url):
 
 def test_merge_with_merge_commit(remote, url):
     g.set_ref(remote, "stable", g.heads(remote)["master"])
-    hotfix = g.commit_on(
-        remote, "stable", {"service/app.py": "def create_app():\n    return {'x': 1}\n"}, "Hotfix"
-    )
+    hotfix = g.commit_on(remote, "stable", {"service/app.py": "def create_app():\n    return {'x': 1}\n"}, "Hotfix")
     g.add_pr(remote, 10, "Add metrics", files={"service/metrics.py": "COUNT = 0\n"})
     integration = cut_integration(remote, url)
 

@@ -133,9 +133,7 @@ def test_console_tail_is_redacted_and_short(jenkins_fake: FakeJenkins) -> None:
     assert client.console_tail("leaky", 1, chars=18) == "Finished: SUCCESS\n"
 
 
-def test_wrong_token_is_unavailable_and_never_shown(
-    jenkins_fake: FakeJenkins, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_wrong_token_is_unavailable_and_never_shown(jenkins_fake: FakeJenkins, monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = "wrong-jenkins-token-0a9b8c"
     monkeypatch.setenv("THOR_JENKINS_TOKEN", wrong)
     client = JenkinsClient.from_settings(settings_with(url=jenkins_fake.url))
@@ -153,9 +151,7 @@ def test_a_server_error_echoing_the_token_is_not_shown(jenkins_fake: FakeJenkins
     with pytest.raises(ServiceUnavailable) as caught:
         client.find_build("deploy", PARAMS)
     assert jenkins_fake.token not in str(caught.value)
-    assert (
-        str(caught.value) == f"Jenkins at {jenkins_fake.url} failed to list the builds of deploy (HTTP 500)"
-    )
+    assert str(caught.value) == f"Jenkins at {jenkins_fake.url} failed to list the builds of deploy (HTTP 500)"
 
 
 @pytest.mark.parametrize(

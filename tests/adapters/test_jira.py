@@ -155,9 +155,7 @@ def test_cloud_uses_the_new_search_endpoint_and_subtask_type() -> None:
         assert not fake.errors
 
 
-def test_wrong_token_is_unavailable_and_never_shown(
-    jira_fake: FakeJira, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_wrong_token_is_unavailable_and_never_shown(jira_fake: FakeJira, monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = "wrong-jira-token-5f3e1d"
     monkeypatch.setenv("THOR_JIRA_TOKEN", wrong)
     client = JiraClient.from_settings(settings_with(url=jira_fake.url, project="GEN3"))
@@ -213,9 +211,7 @@ def test_server_errors_are_unavailable(jira_fake: FakeJira, status: int) -> None
     client = client_for(jira_fake)
     client.server_info()
     jira_fake.fail_next(1, status=status)
-    with pytest.raises(
-        ServiceUnavailable, match=rf"failed to list the versions of project GEN3 \(HTTP {status}\)"
-    ):
+    with pytest.raises(ServiceUnavailable, match=rf"failed to list the versions of project GEN3 \(HTTP {status}\)"):
         client.find_version("GEN3", "2024.05")
 
 

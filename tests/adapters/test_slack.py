@@ -14,9 +14,7 @@ from thor_cli.config import Settings, parse_config
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError
 
 
-def client_for(
-    fake: FakeSlack, *, token: str | None = None, timeout: float = 5, retries: int = 2
-) -> SlackClient:
+def client_for(fake: FakeSlack, *, token: str | None = None, timeout: float = 5, retries: int = 2) -> SlackClient:
     return SlackClient(
         token or fake.token, base_url=f"{fake.url}/api/", timeout=timeout, max_rate_limit_retries=retries
     )
@@ -50,22 +48,16 @@ def test_post_reply_and_update(slack_fake: FakeSlack) -> None:
 def test_find_message_recognises_the_release_thread(slack_fake: FakeSlack) -> None:
     client = client_for(slack_fake)
     assert client.find_message("releases", event_type="thor_release", key="2024.05") is None
-    ts = client.post(
-        "releases", "Release 2024.05", metadata=release_metadata("thor_release", "2024.05", step="x")
-    )
+    ts = client.post("releases", "Release 2024.05", metadata=release_metadata("thor_release", "2024.05", step="x"))
     client.post("releases", "a reply", thread_ts=ts, metadata=release_metadata("thor_release", "2024.06"))
     client.post("releases", "Release 2024.06", metadata=release_metadata("other_event", "2024.05"))
     assert client.find_message("releases", event_type="thor_release", key="2024.05") == ts
-    assert (
-        client.find_message("releases", event_type="thor_release", key="2024.06") is None
-    )  # replies don't count
+    assert client.find_message("releases", event_type="thor_release", key="2024.06") is None  # replies don't count
     assert slack_fake.calls.count("conversations.history") == 3
 
 
 def test_find_message_pages_through_a_busy_channel(slack_fake: FakeSlack) -> None:
-    ts = slack_fake.seed_message(
-        "releases", "Release 2024.05", metadata=release_metadata("thor_release", "2024.05")
-    )
+    ts = slack_fake.seed_message("releases", "Release 2024.05", metadata=release_metadata("thor_release", "2024.05"))
     for n in range(250):
         slack_fake.seed_message("releases", f"chatter {n}")
     assert client_for(slack_fake).find_message("releases", event_type="thor_release", key="2024.05") == ts
@@ -85,16 +77,12 @@ def test_rate_limit_is_retried_after_retry_after(slack_fake: FakeSlack) -> None:
 def test_rate_limit_that_persists_is_unavailable(slack_fake: FakeSlack) -> None:
     client = client_for(slack_fake, retries=0)
     slack_fake.fail_next(1, status=429, retry_after=1)
-    with pytest.raises(
-        ServiceUnavailable, match=r"Slack is rate limiting Thor \(still ratelimited after 0 retries\)"
-    ):
+    with pytest.raises(ServiceUnavailable, match=r"Slack is rate limiting Thor \(still ratelimited after 0 retries\)"):
         client.post("releases", "Release 2024.05")
     assert slack_fake.messages == []
 
 
-def test_wrong_token_is_unavailable_and_never_shown(
-    slack_fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_wrong_token_is_unavailable_and_never_shown(slack_fake: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = "xoxb-wrong-1111-token"
     monkeypatch.setenv("THOR_SLACK_TOKEN", wrong)
     client = SlackClient.from_settings(settings_with(channel="#releases", base_url=f"{slack_fake.url}/api/"))
@@ -149,9 +137,7 @@ def test_no_proxy_is_honoured(slack_fake: FakeSlack, monkeypatch: pytest.MonkeyP
 
 
 def test_from_settings(slack_fake: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
-    client = SlackClient.from_settings(
-        settings_with(channel="#releases", base_url=f"{slack_fake.url}/api", timeout=4)
-    )
+    client = SlackClient.from_settings(settings_with(channel="#releases", base_url=f"{slack_fake.url}/api", timeout=4))
     assert (client.base_url, client.timeout) == (f"{slack_fake.url}/api/", 4)
     assert client.auth_test()["ok"]
     with pytest.raises(ConfigError, match=r"^\[slack\] channel is not set in thor.toml$"):

@@ -140,9 +140,7 @@ def test_calendar_table_and_codenames(run_thor, tmp_path: Path, monkeypatch) -> 
     monkeypatch.chdir(tmp_path)
     table = run_thor("calendar", "--from", "2021-09", "--months", "2", "--now", "2021-09-01")
     assert table.exit_code == 0
-    assert re.search(
-        r"2021\.09\s+Cobaltite\s+Fri 2021-09-10\s+Fri 2021-09-24\s+integration202109", table.stdout
-    )
+    assert re.search(r"2021\.09\s+Cobaltite\s+Fri 2021-09-10\s+Fri 2021-09-24\s+integration202109", table.stdout)
     assert "America/Chicago" in table.stdout and "next" in table.stdout
     data = run_thor("calendar", "--json", "--from", "2021-09", "--months", "2").json()
     assert [c["codename"] for c in data] == ["Cobaltite", "Dolomite"]
@@ -159,9 +157,7 @@ def test_calendar_with_a_biweekly_cadence_from_the_config(run_thor, tmp_path: Pa
     monkeypatch.chdir(tmp_path)
     result = run_thor("calendar", "--json", "--from", "2021-09", "--months", "1")
     assert result.exit_code == 0, result.stderr
-    assert [
-        (c["version"], c["feature_freeze"], c["code_freeze"], c["integration_branch"]) for c in result.json()
-    ] == [
+    assert [(c["version"], c["feature_freeze"], c["code_freeze"], c["integration_branch"]) for c in result.json()] == [
         ("2021.09.03", "2021-09-03", "2021-09-09", "release-20210903"),
         ("2021.09.17", "2021-09-17", "2021-09-23", "release-20210917"),
     ]
@@ -183,9 +179,7 @@ def test_calendar_ics(run_thor) -> None:  # type: ignore[no-untyped-def]
     assert lines.count("BEGIN:VEVENT") == lines.count("END:VEVENT") == 4
     uids = [line for line in lines if line.startswith("UID:")]
     assert len(set(uids)) == 4
-    assert uids == [
-        line for line in second.stdout.replace("\r\n ", "").split("\r\n") if line.startswith("UID:")
-    ]
+    assert uids == [line for line in second.stdout.replace("\r\n ", "").split("\r\n") if line.startswith("UID:")]
     assert "DTSTAMP:20210801T120000Z" in lines
     assert all(re.fullmatch(r"DTSTAMP:\d{8}T\d{6}Z", line) for line in lines if line.startswith("DTSTAMP"))
     assert [line for line in lines if line.startswith("DTSTART")] == [
@@ -444,10 +438,7 @@ def test_global_options_may_follow_the_command(cli_sqlite, tmp_path: Path) -> No
     before = cli_sqlite("tick", "--now", "2021-09-10", "-q", "--config", str(other))
     assert before.exit_code == 0  # a first failed attempt waits for its retry
     assert before.stdout == ""  # -q: nothing on stdout
-    split = {
-        s["name"]: s
-        for s in cli_sqlite("--config", str(other), "status", "2021.09", "--json").json()["steps"]
-    }
+    split = {s["name"]: s for s in cli_sqlite("--config", str(other), "status", "2021.09", "--json").json()["steps"]}
     assert split["split-branch"]["detail"].startswith("attempt 1/3 failed")
 
 

@@ -43,9 +43,7 @@ def git_home(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 def test_a_month_of_git_steps(run_thor, tmp_path: Path, database_url: str) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "remotes"
     remotes = {
-        name: g.make_remote(
-            root, name, history=[*DEFAULT_HISTORY, Tag("2021.08", "Gen3 Core Release 2021.08")]
-        )
+        name: g.make_remote(root, name, history=[*DEFAULT_HISTORY, Tag("2021.08", "Gen3 Core Release 2021.08")])
         for name in NAMES
     }
     fence, peregrine = remotes["uc-cdis/fence"], remotes["uc-cdis/peregrine"]
@@ -90,9 +88,7 @@ def test_a_month_of_git_steps(run_thor, tmp_path: Path, database_url: str) -> No
     assert {name: g.all_refs(remotes[name]) for name in cut} == others
     assert g.heads(peregrine)[BRANCH] == g.heads(peregrine)["master"]
     notes = notes_file.read_text()
-    assert (
-        "Pull requests merged into `integration202109` since the previous release (2021.08), in 4 " in notes
-    )
+    assert "Pull requests merged into `integration202109` since the previous release (2021.08), in 4 " in notes
     assert "- Fix pagination (#11)\n- Add data upload endpoint (#10)\n" in notes
     assert after["release-notes"]["link"] == str(notes_file)
     assert thor("notes", VERSION).stdout == notes

@@ -94,9 +94,7 @@ base_url = "{slack_fake.url}/api/"
     assert [t["metadata"] for t in threads] == [release_metadata("thor_release", VERSION)]
     assert threads[0]["text"].startswith("*Gen3 release 2021.09 Cobaltite* — released")
     assert threads[0]["text"].count("✅") == 7
-    announcement = (
-        "Gen3 release 2021.09 Cobaltite is out: tag 2021.09, release notes: release-notes/2021.09.md"
-    )
+    announcement = "Gen3 release 2021.09 Cobaltite is out: tag 2021.09, release notes: release-notes/2021.09.md"
     assert slack_broadcasts == [announcement]
     replies = [m["text"] for m in slack_fake.replies("releases", threads[0]["ts"])]
     assert announcement in replies

@@ -93,9 +93,7 @@ class Thor:
         try:
             with engine.connect() as connection:
                 return {
-                    table: [
-                        tuple(row) for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1"))
-                    ]
+                    table: [tuple(row) for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
                     for table in sorted(inspect(connection).get_table_names())
                 }
         finally:

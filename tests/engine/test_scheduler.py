@@ -52,15 +52,11 @@ def run(name: str, status: str = StepStatus.PENDING, **values: Any) -> StepRun:
     return StepRun(release_id=1, name=name, status=status, updated_at=FF, **values)
 
 
-def due(
-    pipeline: Pipeline, runs: dict[str, StepRun], now: datetime, rel: Release | None = None
-) -> dict[str, str]:
+def due(pipeline: Pipeline, runs: dict[str, StepRun], now: datetime, rel: Release | None = None) -> dict[str, str]:
     return {d.step.name: d.mode for d in decisions(pipeline, rel or release(), runs, now) if d.due}  # type: ignore[misc]
 
 
-def decision(
-    pipeline: Pipeline, name: str, runs: dict[str, StepRun], now: datetime, rel: Release | None = None
-):  # type: ignore[no-untyped-def]
+def decision(pipeline: Pipeline, name: str, runs: dict[str, StepRun], now: datetime, rel: Release | None = None):  # type: ignore[no-untyped-def]
     step = pipeline.get(name)
     assert step is not None
     return decide(pipeline, rel or release(), runs, step, now)
@@ -112,9 +108,7 @@ def test_retry_backoff(pipeline: Pipeline) -> None:
 
 def test_a_running_step_is_left_alone_until_its_lease_expires(pipeline: Pipeline) -> None:
     expires = FF + timedelta(hours=1, minutes=5)
-    runs = {
-        "split-branch": run("split-branch", StepStatus.RUNNING, lease_owner="other", lease_expires_at=expires)
-    }
+    runs = {"split-branch": run("split-branch", StepStatus.RUNNING, lease_owner="other", lease_expires_at=expires)}
     held = decision(pipeline, "split-branch", runs, expires - timedelta(seconds=1))
     assert not held.due and "other" in held.reason and held.wake_at == expires
     assert decision(pipeline, "split-branch", runs, expires).mode == "recover"
@@ -130,9 +124,7 @@ def test_a_waiting_step_is_polled_when_asked_and_times_out(pipeline: Pipeline) -
     person = decision(pipeline, "load-tests", runs, FF + timedelta(hours=1))
     assert not person.due and person.reason == "waiting for approval" and person.wake_at is None
     gate.next_attempt_at = FF + timedelta(minutes=10)
-    assert decision(pipeline, "load-tests", runs, FF + timedelta(minutes=9)).wake_at == FF + timedelta(
-        minutes=10
-    )
+    assert decision(pipeline, "load-tests", runs, FF + timedelta(minutes=9)).wake_at == FF + timedelta(minutes=10)
     assert decision(pipeline, "load-tests", runs, FF + timedelta(minutes=10)).mode == "poll"
     assert decision(pipeline, "load-tests", runs, FF + timedelta(days=2)).mode == "timeout"
 

@@ -36,9 +36,7 @@ def test_a_released_release_cannot_be_cancelled_or_rescheduled(thor) -> None:  #
     assert thor.status()["releases"][0]["status"] == "released"
     cancel = thor("release", "cancel", "2021.09")
     assert cancel.exit_code == 1 and "already released" in cancel.stderr
-    move = thor(
-        "release", "reschedule", "2021.09", "--feature-freeze", "2021-09-13", "--code-freeze", "2021-09-27"
-    )
+    move = thor("release", "reschedule", "2021.09", "--feature-freeze", "2021-09-13", "--code-freeze", "2021-09-27")
     assert move.exit_code == 1 and "released" in move.stderr
     assert thor.status()["releases"][0]["status"] == "released"
 
@@ -56,9 +54,7 @@ def test_reschedule_before_start_moves_both_dates(thor) -> None:  # type: ignore
     assert "2021.09: would start the release (feature freeze 2021-09-13)" in plan.stdout
     assert "missed start (feature freeze 2021-09-13)" in thor.tick("2021-09-17", "--dry-run").stdout
     started = thor.tick("2021-09-13")
-    assert (
-        started.exit_code == 0 and "2021.09: release started (rescheduled feature freeze)" in started.stdout
-    )
+    assert started.exit_code == 0 and "2021.09: release started (rescheduled feature freeze)" in started.stdout
     assert thor.side == ["split-branch 2021.09", "load-tests 2021.09", "release-notes 2021.09"]
     assert thor.tick("2021-09-24").exit_code == 0
     assert len(thor.side) == 3
@@ -75,9 +71,7 @@ def test_reschedule_before_start_moves_both_dates(thor) -> None:  # type: ignore
 def test_reschedule_after_start_moves_the_code_freeze(thor) -> None:  # type: ignore[no-untyped-def]
     thor.configure(extra='\n[schedule]\ntimezone = "America/Chicago"\n')
     assert thor.tick("2021-09-10").exit_code == 0
-    moved = thor(
-        "release", "reschedule", "2021.09", "--feature-freeze", "2021-09-10", "--code-freeze", "2021-09-27"
-    )
+    moved = thor("release", "reschedule", "2021.09", "--feature-freeze", "2021-09-10", "--code-freeze", "2021-09-27")
     assert moved.exit_code == 0
     assert thor.tick("2021-09-24").exit_code == 0
     assert "merge-stable 2021.09" not in thor.side
@@ -99,9 +93,7 @@ def test_reschedule_rejects_bad_dates(thor) -> None:  # type: ignore[no-untyped-
         assert result.exit_code == 2 and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert thor.status() == {"releases": []}
-    unknown = thor(
-        "release", "reschedule", "2021.13", "--feature-freeze", "2021-09-10", "--code-freeze", "2021-09-20"
-    )
+    unknown = thor("release", "reschedule", "2021.13", "--feature-freeze", "2021-09-10", "--code-freeze", "2021-09-20")
     assert unknown.exit_code == 2
 
 

@@ -144,9 +144,7 @@ def test_a_gate_waits_for_approval(thor) -> None:  # type: ignore[no-untyped-def
     assert "numbers look fine" in gate["detail"]
     assert thor.tick("2021-09-24T01:00").exit_code == 0
     assert thor.side[-1] == "merge-stable 2021.09"
-    assert (
-        thor("approve", "2021.09", "load-tests").stdout.strip() == "2021.09 load-tests was already approved"
-    )
+    assert thor("approve", "2021.09", "load-tests").stdout.strip() == "2021.09 load-tests was already approved"
     assert [e["kind"] for e in thor.events(step="load-tests")] == ["started", "waiting", "approved"]
 
 
@@ -291,9 +289,7 @@ def test_log_rejects_an_unknown_step_and_an_unstarted_release(thor) -> None:  # 
 
 
 def test_a_command_step_timeout_kills_it_and_fails_the_attempt(thor) -> None:  # type: ignore[no-untyped-def]
-    thor.configure(
-        {"split-branch": 'uses = "command"\nrun = ["sleep", "30"]\ntimeout = "1s"\nmax_attempts = 1\n'}
-    )
+    thor.configure({"split-branch": 'uses = "command"\nrun = ["sleep", "30"]\ntimeout = "1s"\nmax_attempts = 1\n'})
     started = time.monotonic()
     result = thor.tick("2021-09-10")
     assert time.monotonic() - started < 15

@@ -37,9 +37,7 @@ class FakeGitHub(FakeServer):
 
     # -- state ---------------------------------------------------------------------------------------
 
-    def add_pull(
-        self, repo: str, number: int, title: str, body: str | None = "", *, user: str = "dev"
-    ) -> dict:
+    def add_pull(self, repo: str, number: int, title: str, body: str | None = "", *, user: str = "dev") -> dict:
         """A merged pull request of ``repo`` ("owner/name") with the description ``body``."""
         pull = {
             "number": number,
@@ -71,9 +69,7 @@ class FakeGitHub(FakeServer):
             "x-ratelimit-used": str(5000 - remaining),
         }
 
-    def _error(
-        self, status: int, message: str, request: Request, headers: dict[str, str] | None = None
-    ) -> Response:
+    def _error(self, status: int, message: str, request: Request, headers: dict[str, str] | None = None) -> Response:
         if self.echo_credentials:
             message += f" (you sent: Authorization: {request.headers.get('Authorization', '')})"
         body = {"message": message, "documentation_url": "https://docs.github.com/rest"}

@@ -196,9 +196,7 @@ class FakeServer:
 
     # -- fault injection and inspection -------------------------------------------------------------
 
-    def fail_next(
-        self, n: int = 1, status: int = 500, retry_after: int | None = None, body: str | None = None
-    ) -> None:
+    def fail_next(self, n: int = 1, status: int = 500, retry_after: int | None = None, body: str | None = None) -> None:
         """Answer the next ``n`` requests with ``status`` (429 with ``Retry-After: retry_after``)."""
         with self.lock:
             self._faults.extend(Fault(status, retry_after, body) for _ in range(n))

@@ -125,9 +125,7 @@ class FakeJenkins(FakeServer):
             self.jobs[job.name] = job
             return job
 
-    def set_outcome(
-        self, job: str, outcome: str, *, polls_until_done: int = 0, queue_polls: int | None = None
-    ) -> None:
+    def set_outcome(self, job: str, outcome: str, *, polls_until_done: int = 0, queue_polls: int | None = None) -> None:
         """The result of the job's next builds and after how many polls of each; creates the job if needed."""
         with self.lock:
             fake_job = self.jobs.get(job) or self.add_job(job)
@@ -313,9 +311,7 @@ class FakeJenkins(FakeServer):
             "why": "Waiting for next available executor",
         }
         if item.cancelled:
-            data.update(
-                {"_class": "hudson.model.Queue$LeftItem", "cancelled": True, "why": None, "executable": None}
-            )
+            data.update({"_class": "hudson.model.Queue$LeftItem", "cancelled": True, "why": None, "executable": None})
         elif item.build is not None:
             data.update(
                 {
@@ -356,9 +352,7 @@ class FakeJenkins(FakeServer):
             "useCrumbs": self.crumbs,
             "jobs": [self._job_summary(t) for t in tops],
         }
-        return Response.json(
-            _apply_tree(data, request.arg("tree")) if request.arg("tree") else _shallow(data)
-        )
+        return Response.json(_apply_tree(data, request.arg("tree")) if request.arg("tree") else _shallow(data))
 
     def _crumb(self, request: Request, match: re.Match[str]) -> Response:
         if not self.crumbs:

@@ -89,9 +89,7 @@ class FakeJira(FakeServer):
         with self.lock:
             self.projects[key] = self._new_id()
 
-    def add_version(
-        self, project: str, name: str, *, released: bool = False, release_date: str | None = None
-    ) -> int:
+    def add_version(self, project: str, name: str, *, released: bool = False, release_date: str | None = None) -> int:
         """Preload a version (does not count in ``versions_created``)."""
         with self.lock:
             version_id = self._new_id()
@@ -123,19 +121,13 @@ class FakeJira(FakeServer):
         return self._next_id
 
     @staticmethod
-    def _error(
-        status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None
-    ) -> Response:
+    def _error(status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None) -> Response:
         return Response.json({"errorMessages": messages or [], "errors": errors or {}}, status)
 
     def _find_version(self, project_id: int, name: str) -> dict[str, Any] | None:
         # JIRA compares version names case-insensitively.
         return next(
-            (
-                v
-                for v in self.versions.values()
-                if v["projectId"] == project_id and v["name"].lower() == name.lower()
-            ),
+            (v for v in self.versions.values() if v["projectId"] == project_id and v["name"].lower() == name.lower()),
             None,
         )
 
@@ -200,9 +192,7 @@ class FakeJira(FakeServer):
     def check_auth(self, request: Request) -> Response | None:
         if basic_credentials(request) == (self.user, self.token):
             return None
-        response = self._error(
-            401, ["You are not authenticated. Authentication required to perform this operation."]
-        )
+        response = self._error(401, ["You are not authenticated. Authentication required to perform this operation."])
         response.headers["X-Seraph-LoginReason"] = "AUTHENTICATED_FAILED"
         return response
 
@@ -260,9 +250,7 @@ class FakeJira(FakeServer):
         if key not in self.projects:
             return self._error(404, [f"No project could be found with key '{key}'."])
         project_id = self.projects[key]
-        return Response.json(
-            [self._version_json(v) for v in self.versions.values() if v["projectId"] == project_id]
-        )
+        return Response.json([self._version_json(v) for v in self.versions.values() if v["projectId"] == project_id])
 
     def _create_version(self, request: Request, match: re.Match[str]) -> Response:
         body = request.json() or {}
@@ -274,9 +262,7 @@ class FakeJira(FakeServer):
         if not name:
             return self._error(400, errors={"name": "You must specify a valid version name"})
         if self._find_version(project_id, name) is not None:
-            return self._error(
-                400, errors={"name": "A version with this name already exists in this project."}
-            )
+            return self._error(400, errors={"name": "A version with this name already exists in this project."})
         bad_date = _bad_dates(body)
         if bad_date:
             return self._error(400, errors=bad_date)
@@ -414,9 +400,7 @@ class FakeJira(FakeServer):
 
     def _get_issue(self, request: Request, match: re.Match[str]) -> Response:
         wanted = match[1]
-        issue = self.issues.get(wanted) or next(
-            (i for i in self.issues.values() if str(i.id) == wanted), None
-        )
+        issue = self.issues.get(wanted) or next((i for i in self.issues.values() if str(i.id) == wanted), None)
         if issue is None:
             return self._error(404, ["Issue Does Not Exist"])
         return Response.json(self._issue_json(issue, _wanted_fields(request.query.get("fields"))))
@@ -430,9 +414,7 @@ def _bad_dates(body: dict[str, Any]) -> dict[str, str]:
         try:
             date.fromisoformat(str(value))
         except ValueError:
-            return {
-                key: f'Invalid date format. Please enter the date in the format "yyyy-MM-dd" ({value!r}).'
-            }
+            return {key: f'Invalid date format. Please enter the date in the format "yyyy-MM-dd" ({value!r}).'}
     return {}
 
 

@@ -185,9 +185,7 @@ class FakeSlack(FakeServer):
             parent["latest_reply"] = message["ts"]
         self.history[channel].append(message)
         self.posted.append(dict(message))
-        return self._ok(
-            channel=channel, ts=message["ts"], message={k: v for k, v in message.items() if k != "channel"}
-        )
+        return self._ok(channel=channel, ts=message["ts"], message={k: v for k, v in message.items() if k != "channel"})
 
     def _update(self, params: dict[str, Any]) -> Response:
         channel = self._channel_id(params.get("channel"))
@@ -218,9 +216,7 @@ class FakeSlack(FakeServer):
         if channel is None:
             return self._fail("channel_not_found")
         thread = [
-            m
-            for m in self.history[channel]
-            if m["ts"] == params.get("ts") or m.get("thread_ts") == params.get("ts")
+            m for m in self.history[channel] if m["ts"] == params.get("ts") or m.get("thread_ts") == params.get("ts")
         ]
         if not thread:
             return self._fail("thread_not_found")

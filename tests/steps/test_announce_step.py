@@ -121,9 +121,7 @@ def test_an_unknown_placeholder_is_a_configuration_error(run_thor, tmp_path: Pat
 
 
 def test_announced_once_to_the_file_through_the_engine(run_thor, tmp_path: Path, database_url: str) -> None:
-    config = write_config(
-        tmp_path / "thor.toml", f'[notify]\nfile = "messages.txt"\n\n{ANNOUNCE_ALONE}', database_url
-    )
+    config = write_config(tmp_path / "thor.toml", f'[notify]\nfile = "messages.txt"\n\n{ANNOUNCE_ALONE}', database_url)
     now = ("--now", "2021-09-24T12:00")
     assert run_thor("--config", config, "release", "start", VERSION, *now).exit_code == 0
     assert run_thor("--config", config, "step", "announce", VERSION, *now).exit_code == 0
@@ -135,9 +133,7 @@ def test_announced_once_to_the_file_through_the_engine(run_thor, tmp_path: Path,
     assert announcements == ["[broadcast] Gen3 release 2021.09 is out: tag 2021.09"]
 
 
-def test_announced_in_the_thread_and_the_channel(
-    run_thor, tmp_path: Path, slack_fake, slack_broadcasts
-) -> None:
+def test_announced_in_the_thread_and_the_channel(run_thor, tmp_path: Path, slack_fake, slack_broadcasts) -> None:
     config = write_config(
         tmp_path / "thor.toml",
         f'[slack]\nchannel = "releases"\nbase_url = "{slack_fake.url}/api/"\ntimeout = 5\n\n{ANNOUNCE_ALONE}',
@@ -155,9 +151,7 @@ def test_announced_in_the_thread_and_the_channel(
 
 def test_dry_run_describes_without_queueing(run_thor, tmp_path: Path) -> None:
     config = write_config(tmp_path / "thor.toml", f'[notify]\nfile = "messages.txt"\n\n{ANNOUNCE_ALONE}')
-    result = run_thor(
-        "--config", config, "step", "announce", VERSION, "--dry-run", "--now", "2021-09-24T12:00"
-    )
+    result = run_thor("--config", config, "step", "announce", VERSION, "--dry-run", "--now", "2021-09-24T12:00")
     assert result.exit_code == 0
     assert "queue the announcement of 2021.09" in result.stdout
     assert not (tmp_path / "messages.txt").exists()

@@ -76,9 +76,7 @@ def test_deletes_the_integration_branch_and_absent_counts_as_done(run_thor, tmp_
 
 def test_a_branch_that_moved_since_the_cut_is_left_alone(run_thor, tmp_path) -> None:  # type: ignore[no-untyped-def]
     thor = Thor(run_thor, tmp_path)
-    moved = g.commit_on(
-        thor.remotes["uc-cdis/indexd"], BRANCH, {"fix.txt": "x\n"}, "Fix on the integration branch"
-    )
+    moved = g.commit_on(thor.remotes["uc-cdis/indexd"], BRANCH, {"fix.txt": "x\n"}, "Fix on the integration branch")
 
     result = thor("step", "cleanup", VERSION)
     assert result.exit_code == 1
@@ -89,9 +87,7 @@ def test_a_branch_that_moved_since_the_cut_is_left_alone(run_thor, tmp_path) -> 
 
 def test_another_branch_by_template(run_thor, tmp_path) -> None:  # type: ignore[no-untyped-def]
     thor = Thor(run_thor, tmp_path, 'branch = "hotfix-{version}"\n')
-    g.set_ref(
-        thor.remotes["uc-cdis/fence"], "hotfix-2021.09", g.heads(thor.remotes["uc-cdis/fence"])["master"]
-    )
+    g.set_ref(thor.remotes["uc-cdis/fence"], "hotfix-2021.09", g.heads(thor.remotes["uc-cdis/fence"])["master"])
     assert thor("step", "cleanup", VERSION).exit_code == 0
     assert thor.detail() == "hotfix-2021.09 in 3 repos: 1 deleted, 2 already absent"
     assert not thor.has_branch("hotfix-2021.09")["uc-cdis/fence"]

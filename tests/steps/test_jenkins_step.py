@@ -17,9 +17,7 @@ WRONG_TOKEN = "wrong-jenkins-token-77d1e0"
 
 
 class Thor:
-    def __init__(
-        self, run_thor, tmp_path: Path, database_url: str, fake: FakeJenkins, extra: str = ""
-    ) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, run_thor, tmp_path: Path, database_url: str, fake: FakeJenkins, extra: str = "") -> None:  # type: ignore[no-untyped-def]
         self.config = write_config(
             tmp_path / "thor.toml",
             f"""
@@ -60,9 +58,7 @@ def build_url(fake: FakeJenkins, number: int) -> str:
     return f"{fake.url}/job/{JOB}/{number}/"
 
 
-def test_build_is_triggered_once_and_followed_to_success(
-    run_thor, tmp_path, database_url, jenkins_fake
-) -> None:
+def test_build_is_triggered_once_and_followed_to_success(run_thor, tmp_path, database_url, jenkins_fake) -> None:
     jenkins_fake.add_job(JOB, polls_until_done=1)
     thor = Thor(run_thor, tmp_path, database_url, jenkins_fake)
 
@@ -82,9 +78,7 @@ def test_build_is_triggered_once_and_followed_to_success(
     assert jenkins_fake.builds_triggered == 1
 
 
-def test_failed_build_fails_with_the_console_tail(
-    run_thor, tmp_path, jenkins_fake, monkeypatch, db_dump
-) -> None:
+def test_failed_build_fails_with_the_console_tail(run_thor, tmp_path, jenkins_fake, monkeypatch, db_dump) -> None:
     token = jenkins_fake.token
     jenkins_fake.add_job(JOB, outcome="FAILURE", console=f"load test: 12 errors\nleaked {token} here")
     thor = make_thor(run_thor, tmp_path, jenkins_fake, "max_attempts = 1")
@@ -178,9 +172,7 @@ def test_a_cancelled_queue_item_fails_the_attempt(run_thor, tmp_path, jenkins_fa
     assert (thor.step()["status"], jenkins_fake.builds_triggered) == ("succeeded", 2)
 
 
-def test_an_outage_while_the_build_runs_costs_no_attempt(
-    run_thor, tmp_path, database_url, jenkins_fake
-) -> None:
+def test_an_outage_while_the_build_runs_costs_no_attempt(run_thor, tmp_path, database_url, jenkins_fake) -> None:
     jenkins_fake.add_job(JOB, polls_until_done=2)
     thor = Thor(run_thor, tmp_path, database_url, jenkins_fake)
     assert thor.load_tests().exit_code == 0
@@ -214,9 +206,7 @@ def test_an_outage_while_triggering_fails_the_attempt(run_thor, tmp_path, jenkin
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
-def test_server_errors_while_triggering_fail_the_attempt(
-    run_thor, tmp_path, jenkins_fake, status: int
-) -> None:
+def test_server_errors_while_triggering_fail_the_attempt(run_thor, tmp_path, jenkins_fake, status: int) -> None:
     jenkins_fake.add_job(JOB)
     thor = make_thor(run_thor, tmp_path, jenkins_fake)
     jenkins_fake.fail_next(1, status=status)
@@ -262,8 +252,7 @@ def test_dry_run_says_what_it_would_trigger(run_thor, tmp_path, jenkins_fake) ->
     thor = make_thor(run_thor, tmp_path, jenkins_fake)
     result = thor.load_tests("--dry-run")
     assert result.exit_code == 0
-    assert (
-        "trigger Jenkins job gen3-load-tests (RELEASE_VERSION=2021.09, INTEGRATION_BRANCH=integration202109)"
-        in (" ".join(result.stdout.split()))
+    assert "trigger Jenkins job gen3-load-tests (RELEASE_VERSION=2021.09, INTEGRATION_BRANCH=integration202109)" in (
+        " ".join(result.stdout.split())
     )
     assert jenkins_fake.builds_triggered == 0

@@ -101,9 +101,7 @@ enabled = false
     now = ("--now", "2021-09-10T09:00")
     assert run_thor("--config", config, "release", "start", VERSION, *now).exit_code == 0
     assert run_thor("--config", config, "step", "create-jira-release", VERSION, *now).exit_code == 0
-    assert (
-        run_thor("--config", config, "step", "create-jira-release", VERSION, "--force", *now).exit_code == 0
-    )
+    assert run_thor("--config", config, "step", "create-jira-release", VERSION, "--force", *now).exit_code == 0
 
     issues = jira_fake.issues_in("GEN3")
     story = next(i for i in issues if i.issuetype == "Story")
@@ -164,9 +162,7 @@ def test_jira_down_fails_the_attempt_and_a_retry_succeeds(thor: Thor, jira_fake:
 @pytest.mark.parametrize(
     ("status", "message"), [(429, "is rate limiting Thor (HTTP 429)"), (503, "failed to connect (HTTP 503)")]
 )
-def test_rate_limits_and_server_errors_are_retried(
-    thor: Thor, jira_fake: FakeJira, status: int, message: str
-) -> None:
+def test_rate_limits_and_server_errors_are_retried(thor: Thor, jira_fake: FakeJira, status: int, message: str) -> None:
     jira_fake.fail_next(1, status=status, retry_after=0)
     assert thor("step", "create-jira-release", VERSION).exit_code == 1
     assert message in thor.step("create-jira-release")["detail"]
@@ -176,9 +172,7 @@ def test_rate_limits_and_server_errors_are_retried(
 
 def test_unknown_placeholder_in_the_description_is_named(run_thor, tmp_path, jira_fake: FakeJira) -> None:
     thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", jira_fake)
-    text = thor.config.read_text().replace(
-        "max_retries = 0", 'max_retries = 0\ndescription = "Release {nope}"'
-    )
+    text = thor.config.read_text().replace("max_retries = 0", 'max_retries = 0\ndescription = "Release {nope}"')
     thor.config.write_text(text)
     assert thor("step", "create-jira-release", VERSION).exit_code == 1
     assert "[jira] description: unknown placeholder {nope}" in thor.step("create-jira-release")["detail"]

@@ -74,16 +74,12 @@ class Thor:
         try:
             with engine.connect() as connection:
                 rows = connection.execute(
-                    text(
-                        "SELECT repo, status, sha, detail, data FROM thor_repo_result "
-                        "WHERE step = 'merge-stable'"
-                    )
+                    text("SELECT repo, status, sha, detail, data FROM thor_repo_result WHERE step = 'merge-stable'")
                 ).all()
         finally:
             engine.dispose()
         return {
-            r.repo: {"status": r.status, "sha": r.sha, "detail": r.detail, "data": json.loads(r.data)}
-            for r in rows
+            r.repo: {"status": r.status, "sha": r.sha, "detail": r.detail, "data": json.loads(r.data)} for r in rows
         }
 
 
@@ -162,9 +158,7 @@ def test_a_conflict_in_one_repo_changes_no_repo(thor: Thor) -> None:
     g.set_ref(sheepdog, BRANCH, g.heads(sheepdog)["master"])
     retried = thor.merge()
     assert retried.exit_code == 0, (retried.stdout, retried.stderr)
-    assert (
-        thor.detail() == "3 repos merged and tagged 2021.09: 2 fast-forwarded, 1 merged with a merge commit"
-    )
+    assert thor.detail() == "3 repos merged and tagged 2021.09: 2 fast-forwarded, 1 merged with a merge commit"
     assert {name: g.tags(remote).get(VERSION) for name, remote in thor.remotes.items()} == {
         name: g.heads(remote)["stable"] for name, remote in thor.remotes.items()
     }
@@ -212,8 +206,6 @@ def test_a_rejected_push_fails_that_repo_only_and_the_rerun_finishes_it(thor: Th
     for name in NAMES[1:]:
         g.reject_pushes(thor.remotes[name])
     assert thor.merge().exit_code == 0
-    assert (
-        thor.detail() == "3 repos merged and tagged 2021.09: 1 stable created, 2 done on an earlier attempt"
-    )
+    assert thor.detail() == "3 repos merged and tagged 2021.09: 1 stable created, 2 done on an earlier attempt"
     assert g.heads(fence)["stable"] == g.tags(fence)[VERSION] == cut["uc-cdis/fence"]
     assert {n: g.all_refs(thor.remotes[n]) for n in NAMES[1:]} == done

@@ -70,9 +70,7 @@ class Thor:
     def __init__(self, run_thor, tmp_path: Path, database_url: str, extra: str = "") -> None:  # type: ignore[no-untyped-def]
         self.run_thor, self.dir, self.database_url = run_thor, tmp_path, database_url
         root = tmp_path / "remotes"
-        fence = g.make_remote(
-            root, "uc-cdis/fence", history=[*DEFAULT_HISTORY, Tag("2021.08", "Gen3 2021.08")]
-        )
+        fence = g.make_remote(root, "uc-cdis/fence", history=[*DEFAULT_HISTORY, Tag("2021.08", "Gen3 2021.08")])
         indexd = g.make_remote(root, "uc-cdis/indexd")
         sheepdog = g.make_remote(root, "uc-cdis/sheepdog")
         g.set_ref(indexd, "integration202108", g.heads(indexd)["master"])
@@ -146,10 +144,7 @@ def test_notes_between_the_previous_release_and_the_cut(run_thor, tmp_path, data
     assert "From `integration202108` (" in indexd and "- Speed up bulk lookups (#5)" in indexd
     assert "Add health check endpoint" not in indexd  # before the previous release
     sheepdog = markdown.split("## uc-cdis/sheepdog\n")[1]
-    assert (
-        "_no previous release found (no tag 2021.08 or branch integration202108): the last 4 commits"
-        in sheepdog
-    )
+    assert "_no previous release found (no tag 2021.08 or branch integration202108): the last 4 commits" in sheepdog
     assert "- Fix token refresh on expiry (#2)\n- Add health check endpoint (#1)\n" in sheepdog
     assert "#6" not in markdown and "Merged after the cut" not in markdown
 
@@ -179,10 +174,7 @@ def test_thor_notes_falls_back_to_the_file_and_says_when_there_are_none(run_thor
 
     missing = notes(VERSION)
     assert missing.exit_code == 1
-    assert (
-        missing.stderr
-        == f"thor: no release notes yet for {VERSION} (run `thor step release-notes {VERSION}`)\n"
-    )
+    assert missing.stderr == f"thor: no release notes yet for {VERSION} (run `thor step release-notes {VERSION}`)\n"
     invalid = notes("not a version")
     assert invalid.exit_code == 2 and "invalid version" in invalid.stderr
     assert notes("1999.01").exit_code == 2  # no such cycle
@@ -205,15 +197,9 @@ def test_descriptions_from_github_are_grouped_by_section(run_thor, tmp_path, git
         "### Deployment changes\r\n- New `UPLOAD_BUCKET` setting\r\n",
     )
     github.add_pull("uc-cdis/fence", 4, "Fix pagination of the index (title on GitHub)", "Just a fix.")
-    github.add_pull(
-        "uc-cdis/indexd", 5, "Speed up bulk lookups", "### Improvements\n- Bulk lookups 3x faster\n"
-    )
-    github.add_pull(
-        "uc-cdis/sheepdog", 2, "Fix token refresh", "### Bug Fixes\n1. Tokens refresh on expiry\n"
-    )
-    thor = Thor(
-        run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", f'[github]\napi_url = "{github.url}"\n'
-    )
+    github.add_pull("uc-cdis/indexd", 5, "Speed up bulk lookups", "### Improvements\n- Bulk lookups 3x faster\n")
+    github.add_pull("uc-cdis/sheepdog", 2, "Fix token refresh", "### Bug Fixes\n1. Tokens refresh on expiry\n")
+    thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", f'[github]\napi_url = "{github.url}"\n')
 
     assert thor.notes().exit_code == 0
     markdown = thor.path.read_text()
@@ -225,10 +211,7 @@ def test_descriptions_from_github_are_grouped_by_section(run_thor, tmp_path, git
     )
     assert "### Improvements\n\n- Bulk lookups 3x faster (#5)\n" in markdown
     sheepdog = markdown.split("## uc-cdis/sheepdog\n")[1]
-    assert (
-        "### Bug Fixes\n\n- Tokens refresh on expiry (#2)\n\n### Other pull requests\n\n- Add health"
-        in sheepdog
-    )
+    assert "### Bug Fixes\n\n- Tokens refresh on expiry (#2)\n\n### Other pull requests\n\n- Add health" in sheepdog
     # sheepdog#1 is unknown to GitHub: a warning, the rest enriched.
     assert "> **Warning:** uc-cdis/sheepdog#1 was not found on GitHub (HTTP 404: Not Found)\n" in markdown
     assert thor.step()["status"] == "succeeded"
@@ -240,15 +223,11 @@ def test_descriptions_from_github_are_grouped_by_section(run_thor, tmp_path, git
 
 
 def test_github_down_still_writes_the_notes(run_thor, tmp_path, github: FakeGitHub) -> None:  # type: ignore[no-untyped-def]
-    thor = Thor(
-        run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", f'[github]\napi_url = "{github.url}"\n'
-    )
+    thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", f'[github]\napi_url = "{github.url}"\n')
     github.down()
     assert thor.notes().exit_code == 0
     markdown = thor.path.read_text()
-    warning = (
-        f"GitHub at {github.url} is unreachable: connection refused: pull request descriptions are left out"
-    )
+    warning = f"GitHub at {github.url} is unreachable: connection refused: pull request descriptions are left out"
     assert f"> **Warning:** {warning}\n" in markdown
     assert markdown.count("**Warning:**") == 1  # GitHub is not asked again once it is known to be down
     assert "- Add data upload endpoint (#3)" in markdown
@@ -286,9 +265,7 @@ def test_client_reads_a_pull_request(github: FakeGitHub) -> None:
     assert (pull.number, pull.title, pull.author) == (3, "Add uploads", "octo")
     assert pull.url == "https://github.com/uc-cdis/fence/pull/3"
     assert parse_sections(pull.body) == {"New Features": ["uploads"]}
-    with pytest.raises(
-        GitHubError, match=r"^uc-cdis/fence#4 was not found on GitHub \(HTTP 404: Not Found\)$"
-    ):
+    with pytest.raises(GitHubError, match=r"^uc-cdis/fence#4 was not found on GitHub \(HTTP 404: Not Found\)$"):
         client_for(github, []).pull_request("uc-cdis/fence", 4)
 
 
@@ -315,9 +292,7 @@ def test_client_gives_up_on_long_or_repeated_rate_limits(github: FakeGitHub) -> 
     github.add_pull("uc-cdis/fence", 3, "Add uploads")
     sleeps: list[float] = []
     github.rate_limit_next(1, reset_in=3600)
-    with pytest.raises(
-        GitHubUnavailable, match=r"rate limit reached .*lifts in 360[01]s, later than Thor waits"
-    ):
+    with pytest.raises(GitHubUnavailable, match=r"rate limit reached .*lifts in 360[01]s, later than Thor waits"):
         client_for(github, sleeps).pull_request("uc-cdis/fence", 3)
     assert sleeps == []
 
@@ -364,10 +339,7 @@ def test_github_repositories_and_links() -> None:
     assert github_slug("ssh://git@github.com/uc-cdis/fence", api) == "uc-cdis/fence"
     assert github_slug("https://gitlab.com/uc-cdis/fence.git", api) is None
     assert github_slug("file:///srv/git/uc-cdis/fence.git", api) is None
-    assert (
-        pull_link("https://github.com/uc-cdis/fence.git", api, 12)
-        == "https://github.com/uc-cdis/fence/pull/12"
-    )
+    assert pull_link("https://github.com/uc-cdis/fence.git", api, 12) == "https://github.com/uc-cdis/fence/pull/12"
     assert pull_link("file:///srv/git/uc-cdis/fence.git", api, 12) is None
     enterprise = "https://git.example.org/api/v3"
     assert (

@@ -41,9 +41,7 @@ class Thor:
     def __init__(self, run_thor, tmp_path: Path, database_url: str, extra: str = "", **remotes: Any) -> None:  # type: ignore[no-untyped-def]
         self.run_thor, self.database_url = run_thor, database_url
         root = tmp_path / "remotes"
-        self.remotes = {
-            name: g.make_remote(root, name, **remotes.get(name.split("/")[1], {})) for name in NAMES
-        }
+        self.remotes = {name: g.make_remote(root, name, **remotes.get(name.split("/")[1], {})) for name in NAMES}
         names = ", ".join(f'"{n}"' for n in NAMES)
         body = f'[repos]\nnames = [{names}]\nurl = "{root.resolve().as_uri()}/{{repo}}.git"\n{extra}\n{QUIET}'
         self.config = write_config(tmp_path / "thor.toml", body, database_url)
@@ -73,8 +71,7 @@ class Thor:
         finally:
             engine.dispose()
         return {
-            r.repo: {"status": r.status, "sha": r.sha, "detail": r.detail, "data": json.loads(r.data)}
-            for r in rows
+            r.repo: {"status": r.status, "sha": r.sha, "detail": r.detail, "data": json.loads(r.data)} for r in rows
         }
 
 
@@ -116,9 +113,7 @@ def test_cut_everywhere_then_a_rerun_changes_nothing(run_thor, tmp_path, databas
 
 def test_source_branch_is_the_override_else_the_remote_default(run_thor, tmp_path) -> None:  # type: ignore[no-untyped-def]
     extra = '[repos.overrides."uc-cdis/sheepdog"]\nsource_branch = "develop"\n'
-    thor = Thor(
-        run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", extra, indexd={"default_branch": "main"}
-    )
+    thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", extra, indexd={"default_branch": "main"})
     develop = g.commit_on(thor.remotes["uc-cdis/sheepdog"], "develop", {"dev.txt": "x\n"}, "Work on develop")
 
     assert thor.split().exit_code == 0
@@ -161,9 +156,7 @@ def test_a_branch_found_elsewhere_is_a_conflict_until_forced(thor: Thor) -> None
 
 
 def test_force_option_moves_a_branch_found_elsewhere(run_thor, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    thor = Thor(
-        run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", "[steps.split-branch]\nforce = true\n"
-    )
+    thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", "[steps.split-branch]\nforce = true\n")
     indexd = thor.remotes["uc-cdis/indexd"]
     g.set_ref(indexd, BRANCH, g.parents(indexd, "master")[0])
     assert thor.split().exit_code == 0

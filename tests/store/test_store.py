@@ -85,9 +85,7 @@ def test_inserting_a_release_twice_keeps_the_first(store: Store) -> None:
 
 def test_list_releases_in_calendar_order_and_by_status(store: Store) -> None:
     with store.session() as session:
-        queries.insert_release(
-            session, new_release("2021.10", feature_freeze=datetime(2021, 10, 8, tzinfo=UTC))
-        )
+        queries.insert_release(session, new_release("2021.10", feature_freeze=datetime(2021, 10, 8, tzinfo=UTC)))
         queries.insert_release(session, new_release("2021.09", status=ReleaseStatus.BLOCKED))
         queries.insert_release(
             session,
@@ -126,9 +124,7 @@ def test_a_claim_is_compare_and_set(store: Store) -> None:
     with store.session() as session:
         assert leases.update_held(session, saved, "a", detail="lost") is None
         person = leases.update_unheld(session, taken, status=StepStatus.PENDING, lease_owner=None)
-    assert (
-        person is not None and person.status == StepStatus.PENDING and person.revision == taken.revision + 1
-    )
+    assert person is not None and person.status == StepStatus.PENDING and person.revision == taken.revision + 1
     with store.session() as session:
         assert leases.update_unheld(session, taken, status=StepStatus.SKIPPED) is None
         assert session.get(StepRun, row.id).status == StepStatus.PENDING  # type: ignore[union-attr]
@@ -151,9 +147,7 @@ def test_state_survives_garbage() -> None:
     assert leases.load_state(StepRun(release_id=1, name="x", updated_at=NOW, state="[1]")) == {}
 
 
-def test_the_event_log_is_ordered_filtered_and_redacted(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_event_log_is_ordered_filtered_and_redacted(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THOR_SLACK_TOKEN", "xoxb-never-stored-1234")
     with store.session() as session:
         release, _ = queries.insert_release(session, new_release())

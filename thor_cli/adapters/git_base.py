@@ -118,11 +118,7 @@ def run_git(
         return proc.run(["git", *args], env=git_env(url), timeout=timeout, check=check, input=input)
     except CommandError as exc:
         if exc.returncode is None:
-            reason = (
-                exc.message
-                if exc.message.startswith("program not found")
-                else f"timed out after {timeout:g}s"
-            )
+            reason = exc.message if exc.message.startswith("program not found") else f"timed out after {timeout:g}s"
         else:
             reason = summarize(exc.output) or f"git exited {exc.returncode}"
         raise GitError(f"{repo_label(url)}: {what} failed: {reason}", output=exc.output) from None
@@ -227,9 +223,7 @@ class Scratch:
     def merge_base(self, one: str, two: str) -> str | None:
         result = self.git("merge-base", one, two, check=False)
         if result.returncode not in (0, 1):
-            raise GitError(
-                f"{self.label}: merge-base failed: {summarize(result.output)}", output=result.output
-            )
+            raise GitError(f"{self.label}: merge-base failed: {summarize(result.output)}", output=result.output)
         return result.stdout.strip() or None
 
     def push(self, *updates: tuple[str, str], atomic: bool = False) -> dict[str, PushOutcome]:

@@ -66,9 +66,7 @@ def cut_branch(
         return CutResult("exists", sha, f"{branch} already at {short(sha)}")
     if pushed.ok:
         if current:
-            return CutResult(
-                "moved", sha, f"{branch} moved from {short(current)} to {short(sha)} ({origin})", current
-            )
+            return CutResult("moved", sha, f"{branch} moved from {short(current)} to {short(sha)} ({origin})", current)
         return CutResult("created", sha, f"{branch} created at {short(sha)} ({origin})")
     # Someone else changed the branch between our look and our push, or the remote refused it.
     now = ls_remote(repo_url, target_ref)[0].get(target_ref)
@@ -80,9 +78,7 @@ def cut_branch(
 
 
 def _conflict(branch: str, sha: str, current: str) -> CutResult:
-    detail = (
-        f"{branch} already exists at {short(current)}, not at {short(sha)}; left untouched (force moves it)"
-    )
+    detail = f"{branch} already exists at {short(current)}, not at {short(sha)}; left untouched (force moves it)"
     return CutResult("conflict", sha, detail, current)
 
 

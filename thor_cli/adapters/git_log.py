@@ -41,9 +41,7 @@ class PullRef:
 class CommitLog(list[Commit]):
     """Commits, newest first. ``note`` says why the list may be incomplete (the start was not found)."""
 
-    def __init__(
-        self, commits: Iterable[Commit] = (), *, since_sha: str | None = None, note: str | None = None
-    ):
+    def __init__(self, commits: Iterable[Commit] = (), *, since_sha: str | None = None, note: str | None = None):
         super().__init__(commits)
         self.since_sha = since_sha
         self.note = note

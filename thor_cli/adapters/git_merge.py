@@ -180,9 +180,7 @@ def _push(
     if kind != "up-to-date":
         updates.append((f"{target}:{stable_ref}", f"{stable_ref}:{old or ''}"))
     if tagged != target:
-        repo.git(
-            "tag", "--annotate", "--cleanup=whitespace", "--file=-", tag, target, input=message, what="tag"
-        )
+        repo.git("tag", "--annotate", "--cleanup=whitespace", "--file=-", tag, target, input=message, what="tag")
         updates.append((f"{tref}:{tref}", f"{tref}:"))
     if not updates:
         return status, "exists"
@@ -197,9 +195,7 @@ def _push(
             return "skipped", "conflict"  # atomic: stable was left alone
         branch = stable_ref.removeprefix("refs/heads/")
         reasons = [o.summary for o in outcomes.values() if not o.ok and "atomic push failed" not in o.summary]
-        reason = (
-            reasons[0] if reasons else outcomes[stable_ref].summary if stable_ref in outcomes else "refused"
-        )
+        reason = reasons[0] if reasons else outcomes[stable_ref].summary if stable_ref in outcomes else "refused"
         raise GitError(f"{repo.label}: push of {branch} rejected: {reason}")
     if tag_now == target:
         return status, "exists"

@@ -65,9 +65,7 @@ def run(
     except FileNotFoundError:
         raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="") from None
     except PermissionError:
-        raise CommandError(
-            f"program not executable: {argv[0]}", argv=argv, returncode=None, output=""
-        ) from None
+        raise CommandError(f"program not executable: {argv[0]}", argv=argv, returncode=None, output="") from None
     try:
         stdout, stderr = process.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -82,9 +80,7 @@ def run(
         process.wait()
         raise
     completed = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
-    result = ProcResult(
-        argv, completed.returncode, redact(completed.stdout or ""), redact(completed.stderr or "")
-    )
+    result = ProcResult(argv, completed.returncode, redact(completed.stdout or ""), redact(completed.stderr or ""))
     if check and completed.returncode != 0:
         last = result.output.splitlines()[-1] if result.output else "no output"
         raise CommandError(

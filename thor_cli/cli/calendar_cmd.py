@@ -40,9 +40,7 @@ def calendar(
         local = rt.clock.local_now()
         start = datetime(local.year, local.month, 1)
     start_aware = start.replace(tzinfo=cal.tz)
-    cycles = cal.cycles_between(
-        start_aware, start_aware + relativedelta(months=months) - relativedelta(seconds=1)
-    )
+    cycles = cal.cycles_between(start_aware, start_aware + relativedelta(months=months) - relativedelta(seconds=1))
     upcoming = next((c for c in cycles if c.code_freeze > now), None)
     if as_ics:
         from thor_cli.ics import to_ics

@@ -76,7 +76,5 @@ def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any
     for name in columns:
         out.add_column(name, overflow="fold")
     for row in rows:
-        out.add_row(
-            *(cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row)
-        )
+        out.add_row(*(cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row))
     return out

@@ -90,9 +90,7 @@ def log(
     out = render.console()
     for entry in entries:
         where = f" {entry['step']}" if entry["step"] else ""
-        out.print(
-            f"{entry['at']}{where} [{entry['kind']}] {entry['message']} ({entry['actor']})", markup=False
-        )
+        out.print(f"{entry['at']}{where} [{entry['kind']}] {entry['message']} ({entry['actor']})", markup=False)
         if entry["output"]:
             out.print(entry["output"], markup=False, style="dim")
 

@@ -58,13 +58,9 @@ def _print_plan(rt, engine) -> int:  # type: ignore[no-untyped-def]
     to_start, missed = engine.planned_starts(rt)
     out = render.console()
     for cycle in to_start:
-        out.print(
-            f"{cycle.version}: would start the release (feature freeze {cycle.feature_freeze:%Y-%m-%d})"
-        )
+        out.print(f"{cycle.version}: would start the release (feature freeze {cycle.feature_freeze:%Y-%m-%d})")
     for cycle in missed:
-        out.print(
-            f"{cycle.version}: missed start (feature freeze {cycle.feature_freeze:%Y-%m-%d}); not started"
-        )
+        out.print(f"{cycle.version}: missed start (feature freeze {cycle.feature_freeze:%Y-%m-%d}); not started")
     for plan in engine.plan(rt):
         rows = []
         for decision in plan.decisions:

@@ -49,8 +49,7 @@ STAGES = (
     ),
     Stage(
         "A day between: Fri 2021-09-17",
-        "Nothing is due. `--dry-run` shows what waits for what; the tick itself prints nothing, so cron "
-        "mails nothing.",
+        "Nothing is due. `--dry-run` shows what waits for what; the tick itself prints nothing, so cron mails nothing.",
         (("tick", "--dry-run", "--now", demo.BETWEEN), ("tick", "--now", demo.BETWEEN)),
         quiet=True,
     ),

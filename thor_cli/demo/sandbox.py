@@ -39,8 +39,16 @@ _PREVIOUS_RELEASE = datetime(2021, 8, 13, 16, 0, tzinfo=UTC)  # 2021.08's featur
 _STOP_WORDS = frozenset({"a", "an", "the", "in", "for", "of", "to", "with", "on", "same"})
 _AFTER_DAY = datetime(2021, 8, 16, 14, 0, tzinfo=UTC)  # pull requests for 2021.09
 # Variables that would point git or Thor somewhere else than the sandbox.
-_OVERRIDES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
-              "THOR_CONFIG", "THOR_DATABASE_URL", "THOR_NOW")
+_OVERRIDES = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "THOR_CONFIG",
+    "THOR_DATABASE_URL",
+    "THOR_NOW",
+)
 
 
 @dataclass(frozen=True)
@@ -97,9 +105,7 @@ def prepare(directory: Path) -> Path:
         raise UsageError(f"{directory} is not a directory")
     if root.is_dir() and any(root.iterdir()):
         if not (root / demo.MARKER).is_file():
-            raise UsageError(
-                f"{directory} is not empty and is not a thor demo sandbox: give a new or empty one"
-            )
+            raise UsageError(f"{directory} is not empty and is not a thor demo sandbox: give a new or empty one")
         remove_sandbox(root, keep_dir=True)
     root.mkdir(parents=True, exist_ok=True)
     return root
@@ -213,9 +219,18 @@ class _Stream:
     def _data(text: str) -> str:
         return f"data {len(text.encode())}\n{text}\n"
 
-    def commit(self, message: str, when: datetime, files: dict[str, str], *, author: tuple[str, str],
-               committer: tuple[str, str] | None = None, parent: int | None = None, merge: int | None = None,
-               ref: str = "refs/heads/master") -> int:
+    def commit(
+        self,
+        message: str,
+        when: datetime,
+        files: dict[str, str],
+        *,
+        author: tuple[str, str],
+        committer: tuple[str, str] | None = None,
+        parent: int | None = None,
+        merge: int | None = None,
+        ref: str = "refs/heads/master",
+    ) -> int:
         self.marks += 1
         stamp = f"{int(when.timestamp())} +0000"
         lines = [f"commit {ref}", f"mark :{self.marks}", f"author {author[0]} <{author[1]}> {stamp}"]
@@ -233,9 +248,7 @@ class _Stream:
         """Add ``item`` on top of ``parent`` in ``ref``; returns the new tip."""
         author = DEVELOPERS[(self.index + number) % len(DEVELOPERS)]
         if isinstance(item, Commit):
-            return self.commit(
-                item.message, when, {item.path: item.content}, author=author, parent=parent, ref=ref
-            )
+            return self.commit(item.message, when, {item.path: item.content}, author=author, parent=parent, ref=ref)
         files = {item.path: _content(item.path, item.title)}
         if item.squash:
             message = f"{item.title} (#{item.number})\n"
@@ -244,9 +257,7 @@ class _Stream:
         opened = when - timedelta(days=1)
         feature = self.commit(f"{item.title}\n", opened, files, author=author, parent=parent, ref=ref)
         message = f"Merge pull request #{item.number} from {ORG}/{branch}\n\n{item.title}\n"
-        return self.commit(
-            message, when, {}, author=author, committer=GITHUB, parent=parent, merge=feature, ref=ref
-        )
+        return self.commit(message, when, {}, author=author, committer=GITHUB, parent=parent, merge=feature, ref=ref)
 
     def reset(self, ref: str, mark: int) -> None:
         self.parts.append(f"reset {ref}\nfrom :{mark}\n\n")
@@ -264,14 +275,10 @@ def history_stream(plan: RepoPlan, index: int) -> str:
     first = _FIRST_DAY - timedelta(days=30) + shift
     tip = stream.commit("Initial commit\n", first, plan.files, author=DEVELOPERS[index % len(DEVELOPERS)])
     for number, item in enumerate(plan.before):
-        tip = stream.apply(
-            item, _FIRST_DAY + timedelta(days=4 * number) + shift, number, parent=tip, ref=master
-        )
+        tip = stream.apply(item, _FIRST_DAY + timedelta(days=4 * number) + shift, number, parent=tip, ref=master)
     released = tip
     for number, item in enumerate(plan.after):
-        tip = stream.apply(
-            item, _AFTER_DAY + timedelta(days=3 * number) + shift, number, parent=tip, ref=master
-        )
+        tip = stream.apply(item, _AFTER_DAY + timedelta(days=3 * number) + shift, number, parent=tip, ref=master)
     stable_tip = released
     for number, item in enumerate(plan.hotfixes):
         when = _AFTER_DAY + timedelta(days=3 * number + 1) + shift

@@ -64,16 +64,13 @@ class AnnounceStep(StepType):
         if options.message:
             known = {*TEMPLATE_FIELDS, *EXTRA_FIELDS}
             try:
-                names = {
-                    name for _, name, _, _ in string.Formatter().parse(options.message) if name is not None
-                }
+                names = {name for _, name, _, _ in string.Formatter().parse(options.message) if name is not None}
             except ValueError as exc:
                 raise ConfigError(f"announce: invalid message template {options.message!r}: {exc}") from None
             unknown = sorted(n for n in names if n.split(".")[0].split("[")[0] not in known)
             if unknown:
                 raise ConfigError(
-                    f"announce: unknown placeholder {{{unknown[0]}}} in message "
-                    f"(known: {', '.join(sorted(known))})"
+                    f"announce: unknown placeholder {{{unknown[0]}}} in message (known: {', '.join(sorted(known))})"
                 )
 
     # -- the text -----------------------------------------------------------------------------------
@@ -103,9 +100,7 @@ def _tagged_repos(ctx: StepContext) -> int:
     from thor_cli.pipeline import build_pipeline
 
     merges = [s.name for s in build_pipeline(ctx.settings.config).enabled if s.uses == "git-merge"]
-    return sum(
-        1 for name in merges for record in ctx.repo_results(name).values() if record.status == "succeeded"
-    )
+    return sum(1 for name in merges for record in ctx.repo_results(name).values() if record.status == "succeeded")
 
 
 def _notes_link(ctx: StepContext) -> str:

@@ -43,9 +43,7 @@ class DeleteBranchStep(StepType):
     Options = DeleteBranchOptions
 
     def describe(self, ctx: StepContext) -> str:
-        return (
-            f"delete {ctx.release.render(ctx.options.branch)} in every repository of [repos] where it exists"
-        )
+        return f"delete {ctx.release.render(ctx.options.branch)} in every repository of [repos] where it exists"
 
     def validate(self, options: BaseModel, render_check: Callable[[str], None]) -> None:
         assert isinstance(options, DeleteBranchOptions)

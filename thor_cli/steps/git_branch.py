@@ -83,15 +83,11 @@ def source_tip(repo: Repo) -> tuple[str, str]:
     refs, symrefs = ls_remote(repo.url, "HEAD", symref=True)
     target = symrefs.get("HEAD", "")
     if not target.startswith("refs/heads/") or not refs.get("HEAD"):
-        raise GitError(
-            f"{repo_label(repo.url)}: cannot tell the default branch (the remote HEAD points nowhere)"
-        )
+        raise GitError(f"{repo_label(repo.url)}: cannot tell the default branch (the remote HEAD points nowhere)")
     return target.removeprefix("refs/heads/"), refs["HEAD"]
 
 
-def _cut(
-    ctx: StepContext, repo: Repo, branch: str, previous: RepoRecord | None, *, force: bool
-) -> RepoOutcome:
+def _cut(ctx: StepContext, repo: Repo, branch: str, previous: RepoRecord | None, *, force: bool) -> RepoOutcome:
     from thor_cli.adapters.git import GitError, cut_branch
     from thor_cli.adapters.git_base import is_sha
 

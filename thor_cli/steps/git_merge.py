@@ -75,9 +75,7 @@ class MergeStableStep(StepType):
         release = ctx.release
         todo, earlier = to_retry(repos, ctx.repo_results(), force=ctx.force)
 
-        checks = run_over_repos(
-            ctx, todo, lambda r: _check(ctx, r), description="checking merges", record=False
-        )
+        checks = run_over_repos(ctx, todo, lambda r: _check(ctx, r), description="checking merges", record=False)
         blocked = {name: o for name, o in checks.items() if not o.ok}
         if blocked:
             for name, outcome in checks.items():

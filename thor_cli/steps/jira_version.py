@@ -27,9 +27,7 @@ def render_description(template: str, release: ReleaseInfo) -> str:
     try:
         return template.format_map(description_values(release))
     except KeyError as exc:
-        raise ConfigError(
-            f"[jira] description: unknown placeholder {{{exc.args[0]}}} in {template!r}"
-        ) from None
+        raise ConfigError(f"[jira] description: unknown placeholder {{{exc.args[0]}}} in {template!r}") from None
     except (ValueError, IndexError) as exc:
         raise ConfigError(f"[jira] description: invalid template {template!r}: {exc}") from None
 
@@ -54,9 +52,7 @@ class CreateVersionStep(StepType):
     def describe(self, ctx: StepContext) -> str:
         project = ctx.settings.config.jira.project or "(no [jira] project)"
         text = f"ensure JIRA version {ctx.release.version} in project {project}"
-        return text + (
-            " with the release story and its sub-tasks" if ctx.settings.config.jira.create_tasks else ""
-        )
+        return text + (" with the release story and its sub-tasks" if ctx.settings.config.jira.create_tasks else "")
 
     def run(self, ctx: StepContext) -> StepResult:
         config = ctx.settings.config.jira

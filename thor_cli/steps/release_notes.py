@@ -152,9 +152,7 @@ def _repo_notes(
     if previous is not None:
         tag, old_branch = f"refs/tags/{previous.version}", f"refs/heads/{previous.integration_branch}"
         refs, _ = ls_remote(repo.url, tag, f"{tag}^{{}}", old_branch)
-        since = (
-            previous.version if tag in refs else previous.integration_branch if old_branch in refs else None
-        )
+        since = previous.version if tag in refs else previous.integration_branch if old_branch in refs else None
     log = first_parent_log(repo.url, since, until)
     if since is None:
         why = (
@@ -166,9 +164,7 @@ def _repo_notes(
     elif log.note:
         notes.append(log.note)
     api_url = ctx.settings.config.github.api_url
-    pulls = [
-        PullNote(p.number, p.title, pull_link(repo.url, api_url, p.number)) for p in parse_pull_requests(log)
-    ]
+    pulls = [PullNote(p.number, p.title, pull_link(repo.url, api_url, p.number)) for p in parse_pull_requests(log)]
     enriched = enricher.enrich_safely(repo, pulls) if enricher and pulls else False
     result = RepoNotes(
         repo=repo.name,
@@ -210,9 +206,7 @@ class Enricher:
         try:
             return self.enrich(repo, pulls)
         except Exception as exc:
-            self._warn(
-                f"reading pull requests from GitHub failed: {type(exc).__name__}: {one_line(str(exc))}"
-            )
+            self._warn(f"reading pull requests from GitHub failed: {type(exc).__name__}: {one_line(str(exc))}")
             return False
 
     def enrich(self, repo: Repo, pulls: list[PullNote]) -> bool:
@@ -221,9 +215,7 @@ class Enricher:
 
         slug = api_slug(repo.name, repo.url, self.api_url)
         if slug is None:
-            self._warn(
-                f"{repo.name} is not a GitHub repository: its pull request descriptions are not included"
-            )
+            self._warn(f"{repo.name} is not a GitHub repository: its pull request descriptions are not included")
             return False
         complete = True
         for pull in pulls:

@@ -58,9 +58,7 @@ def make_engine(url: str) -> Engine:
             try:
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise ServiceUnavailable(
-                    f"cannot create the database directory for {path}: {exc.strerror}"
-                ) from None
+                raise ServiceUnavailable(f"cannot create the database directory for {path}: {exc.strerror}") from None
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -39,11 +39,7 @@ def claim(
         values["attempts"] = StepRun.attempts + 1
         values["started_at"] = now
         values["finished_at"] = None
-    statement = (
-        update(StepRun)
-        .where(col(StepRun.id) == run.id, col(StepRun.revision) == run.revision)
-        .values(**values)
-    )
+    statement = update(StepRun).where(col(StepRun.id) == run.id, col(StepRun.revision) == run.revision).values(**values)
     result = session.execute(statement)
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]

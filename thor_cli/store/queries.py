@@ -106,9 +106,7 @@ def upsert_repo_result(
     now: datetime,
 ) -> None:
     row = session.exec(
-        select(RepoResult).where(
-            RepoResult.release_id == release_id, RepoResult.step == step, RepoResult.repo == repo
-        )
+        select(RepoResult).where(RepoResult.release_id == release_id, RepoResult.step == step, RepoResult.repo == repo)
     ).first()
     if row is None:
         row = RepoResult(release_id=release_id, step=step, repo=repo, status=status, updated_at=now)
