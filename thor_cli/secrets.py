@@ -61,7 +61,7 @@ def known_secrets() -> list[str]:
     values = [os.environ.get(name, "") for name in _MASKED_ENV_VARS]
     for user_var, token_var in _BASIC_PAIRS:
         user, token = os.environ.get(user_var, ""), os.environ.get(token_var, "")
-        if token:
+        if user and token:
             values += _basic_forms(user, token)
     github = os.environ.get("THOR_GITHUB_TOKEN", "")
     if github:
