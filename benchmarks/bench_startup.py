@@ -20,13 +20,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 
-def median_seconds(argv: list[str], env: dict[str, str], runs: int) -> float:
-    timings = []
+def median_seconds(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, float]:
+    """Median wall time of each command, run round-robin so that a change in machine load hits all alike."""
+    timings: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
+        for name, argv in commands.items():
+            start = time.perf_counter()
+            subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            timings[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def populate(url: str, count: int) -> None:
@@ -78,12 +80,15 @@ def main() -> int:
         env = {**os.environ, "THOR_DATABASE_URL": url, "HOME": tmp, "XDG_DATA_HOME": tmp}
         env.pop("THOR_CONFIG", None)
         python = sys.executable
-        # Warm the file cache once so the first measured run is not an outlier.
-        median_seconds([python, "-m", "thor_cli", "status"], env, 1)
-        baseline = median_seconds([python, "-c", "import sqlmodel, typer"], env, args.runs)
         # Two days before a feature freeze: nothing is due.
-        tick = median_seconds([python, "-m", "thor_cli", "tick", "--now", "2021-09-08T12:00"], env, args.runs)
-        status = median_seconds([python, "-m", "thor_cli", "status"], env, args.runs)
+        commands = {
+            "baseline": [python, "-c", "import sqlmodel, typer"],
+            "tick": [python, "-m", "thor_cli", "tick", "--now", "2021-09-08T12:00"],
+            "status": [python, "-m", "thor_cli", "status"],
+        }
+        median_seconds(commands, env, 1)  # warm the file cache: the first runs are outliers
+        result = median_seconds(commands, env, args.runs)
+    baseline, tick, status = result["baseline"], result["tick"], result["status"]
     print(f"baseline  import sqlmodel, typer          {baseline * 1000:7.1f} ms")
     print(f"thor tick (nothing due)                   {tick * 1000:7.1f} ms  ratio {tick / baseline:.2f}x")
     print(f"thor status ({args.releases} releases)          {status * 1000:7.1f} ms  ratio {status / baseline:.2f}x")

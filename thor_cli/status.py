@@ -25,36 +25,39 @@ def _day(rt: Runtime, moment: datetime) -> str:
 
 def releases_overview(rt: Runtime) -> list[dict[str, Any]]:
     enabled = [s.name for s in rt.pipeline.enabled]
+    # Plain column rows, not ORM objects: this is the command people run over years of releases.
     with rt.store.session() as session:
-        releases = queries.list_releases(session)
-        runs: dict[int, dict[str, StepRun]] = {}
-        for run in session.exec(select(StepRun).order_by(col(StepRun.id))):
-            runs.setdefault(run.release_id, {})[run.name] = run
+        releases = session.exec(
+            select(
+                Release.id,
+                Release.version,
+                Release.codename,
+                Release.status,
+                Release.feature_freeze,
+                Release.code_freeze,
+                Release.started,
+            ).order_by(col(Release.feature_freeze), col(Release.version))
+        ).all()
+        statuses: dict[int, dict[str, str]] = {}
+        for release_id, name, status in session.exec(select(StepRun.release_id, StepRun.name, StepRun.status)):
+            statuses.setdefault(release_id, {})[name] = status
     rows = []
-    for release in releases:
-        mine = runs.get(release.id or 0, {})
-        done = sum(1 for name in enabled if name in mine and mine[name].status in DONE_STEP_STATUSES)
+    for release_id, version, codename, status, feature_freeze, code_freeze, started in releases:
+        mine = statuses.get(release_id, {})
+        pending = [name for name in enabled if mine.get(name) not in DONE_STEP_STATUSES]
         rows.append(
             {
-                "version": release.version,
-                "codename": release.codename,
-                "status": release.status,
-                "feature_freeze": _day(rt, release.feature_freeze),
-                "code_freeze": _day(rt, release.code_freeze),
-                "steps_done": done,
+                "version": version,
+                "codename": codename,
+                "status": status,
+                "feature_freeze": _day(rt, feature_freeze),
+                "code_freeze": _day(rt, code_freeze),
+                "steps_done": len(enabled) - len(pending),
                 "steps_total": len(enabled),
-                "next_step": _next_step(rt, release, mine) if release.started else None,
+                "next_step": pending[0] if started and pending else None,
             }
         )
     return rows
-
-
-def _next_step(rt: Runtime, release: Release, runs: dict[str, StepRun]) -> str | None:
-    for step in rt.pipeline.enabled:
-        run = runs.get(step.name)
-        if run is None or run.status not in DONE_STEP_STATUSES:
-            return step.name
-    return None
 
 
 def release_detail(rt: Runtime, version: str) -> dict[str, Any]:

@@ -28,6 +28,4 @@ def upgrade(ctx: typer.Context) -> None:
         revision = migrate(store.engine)
     finally:
         store.dispose()
-    render.console().print(
-        f"database {redact(rt.settings.database_url)} is at schema revision {revision}", markup=False
-    )
+    render.say(f"database {redact(rt.settings.database_url)} is at schema revision {revision}")

@@ -19,7 +19,7 @@ def start(ctx: typer.Context, version: str = typer.Argument(..., help="The relea
     """Start a release now (for example one whose start tick missed)."""
     from thor_cli.engine.steering import start_release
 
-    render.console().print(start_release(runtime(ctx), version), markup=False)
+    render.say(start_release(runtime(ctx), version))
     flush_notifications(ctx)
 
 
@@ -32,7 +32,7 @@ def cancel(
     """Cancel a release; before it begins, this stops tick from ever starting it."""
     from thor_cli.engine.steering import cancel_release
 
-    render.console().print(cancel_release(runtime(ctx), version, reason), markup=False)
+    render.say(cancel_release(runtime(ctx), version, reason))
     flush_notifications(ctx)
 
 
@@ -48,4 +48,4 @@ def reschedule(
     from thor_cli.releases import parse_day
 
     ff, cf = parse_day(feature_freeze, "--feature-freeze"), parse_day(code_freeze, "--code-freeze")
-    render.console().print(reschedule_release(runtime(ctx), version, ff, cf), markup=False)
+    render.say(reschedule_release(runtime(ctx), version, ff, cf))

@@ -1,15 +1,20 @@
-"""Rich tables and JSON from plain data. Tables go to stdout; nothing here decides anything."""
+"""Tables, lines and JSON from plain data. Nothing here decides anything.
+
+Rich is imported only to draw tables on a terminal: piped output (cron mail, scripts) is plain text, and
+start-up stays light.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 STATUS_STYLES = {
     "succeeded": "green",
@@ -28,36 +33,55 @@ STATUS_STYLES = {
 }
 
 
-# Piped or mailed by cron, tables get room instead of folding at 80 columns.
+# Piped or mailed, rich output gets room instead of folding at 80 columns.
 PIPED_WIDTH = 160
 
 
 def console() -> Console:
+    """A rich console for narrated output (the demo); commands use ``say``/``warn``/``emit``."""
+    from rich.console import Console
+
     return Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
-def err_console() -> Console:
-    return Console(file=sys.stderr, highlight=False)
+@dataclass(frozen=True)
+class Styled:
+    """A cell with a rich style, shown plain when piped."""
+
+    text: str
+    style: str = ""
+
+
+def say(text: str) -> None:
+    """One line (or block) to stdout, never wrapped or interpreted as markup."""
+    print(text, flush=True)
+
+
+def warn(text: str) -> None:
+    """One line to stderr, whole, so cron mail and log scrapers see it as written."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def status_text(status: str) -> Text:
-    return Text(status, style=STATUS_STYLES.get(status, ""))
+def status_text(status: str) -> Styled:
+    return Styled(status, STATUS_STYLES.get(status, ""))
 
 
 def emit(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
     """A rich table on a terminal; aligned plain text when piped or mailed (greppable, and fast at 1,000 rows)."""
     if sys.stdout.isatty():
-        console().print(table(title, columns, rows))
+        from rich.console import Console
+
+        Console(highlight=False).print(table(title, columns, rows))
     else:
         sys.stdout.write(plain_table(title, columns, rows))
 
 
 def _plain(cell: Any) -> str:
-    text = cell.plain if isinstance(cell, Text) else "" if cell is None else str(cell)
+    text = cell.text if isinstance(cell, Styled) else "" if cell is None else str(cell)
     return text.replace("\n", " ")
 
 
@@ -72,9 +96,19 @@ def plain_table(title: str | None, columns: Iterable[str], rows: Iterable[Iterab
 
 
 def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     out = Table(title=title, title_justify="left", header_style="bold")
     for name in columns:
         out.add_column(name, overflow="fold")
     for row in rows:
-        out.add_row(*(cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row))
+        out.add_row(
+            *(
+                Text(cell.text, style=cell.style)
+                if isinstance(cell, Styled)
+                else Text("" if cell is None else str(cell))
+                for cell in row
+            )
+        )
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import typer
 
 from thor_cli.cli import render
@@ -28,7 +30,7 @@ def status(
             render.print_json({"releases": releases})
             return
         if not releases:
-            render.console().print("No releases yet. `thor calendar` shows when the next one starts.")
+            render.say("No releases yet. `thor calendar` shows when the next one starts.")
             return
         rows = [
             (
@@ -87,12 +89,11 @@ def log(
     if as_json:
         render.print_json({"version": version, "events": entries})
         return
-    out = render.console()
     for entry in entries:
         where = f" {entry['step']}" if entry["step"] else ""
-        out.print(f"{entry['at']}{where} [{entry['kind']}] {entry['message']} ({entry['actor']})", markup=False)
+        render.say(f"{entry['at']}{where} [{entry['kind']}] {entry['message']} ({entry['actor']})")
         if entry["output"]:
-            out.print(entry["output"], markup=False, style="dim")
+            render.say(textwrap.indent(entry["output"].rstrip(), "    "))
 
 
 def _short(iso: str | None) -> str:

@@ -32,16 +32,16 @@ def step(
     if not dry_run:
         flush_notifications(ctx)
     if isinstance(outcome, DryRun):
-        render.console().print(f"{outcome.version} {outcome.step}: would {outcome.would}", markup=False)
+        render.say(f"{outcome.version} {outcome.step}: would {outcome.would}")
         if outcome.blocked_by:
-            render.console().print(f"  but it {outcome.blocked_by} (--force runs it anyway)", markup=False)
+            render.say(f"  but it {outcome.blocked_by} (--force runs it anyway)")
         return
     if outcome.status in ("succeeded", "waiting", "skipped"):
         if outcome.detail.startswith("already succeeded"):  # nothing ran, so nothing was reported
-            render.console().print(f"{version} {name}: {outcome.detail}", markup=False)
+            render.say(f"{version} {name}: {outcome.detail}")
         return
     if outcome.status == "lost":
-        render.err_console().print(f"thor: {name} is being run by another process", markup=False)
+        render.warn(f"thor: {name} is being run by another process")
     raise typer.Exit(ExitCode.STEP_FAILED)
 
 
@@ -97,7 +97,7 @@ def retry(
     """Re-arm a failed step: the next tick runs it again."""
     from thor_cli.engine.steering import retry as do_retry
 
-    render.console().print(do_retry(runtime(ctx), version, name), markup=False)
+    render.say(do_retry(runtime(ctx), version, name))
     flush_notifications(ctx)
 
 
@@ -110,7 +110,7 @@ def skip(
     """Record a deliberate skip: dependants may run."""
     from thor_cli.engine.steering import skip as do_skip
 
-    render.console().print(do_skip(runtime(ctx), version, name, reason), markup=False)
+    render.say(do_skip(runtime(ctx), version, name, reason))
     flush_notifications(ctx)
 
 
@@ -123,5 +123,5 @@ def approve(
     """Approve a gate step."""
     from thor_cli.engine.steering import approve as do_approve
 
-    render.console().print(do_approve(runtime(ctx), version, name, note), markup=False)
+    render.say(do_approve(runtime(ctx), version, name, note))
     flush_notifications(ctx)

@@ -37,30 +37,23 @@ def tick(
     grace_days = rt.settings.config.schedule.start_grace_days
     for version in report.missed:
         # On stderr, so even `tick -q` under cron mails it: someone has to start or cancel the release.
-        render.err_console().print(
+        render.warn(
             f"thor: missed start: {version}'s feature freeze passed more than {grace_days} days ago and "
             f"the release was never started; run `thor release start {version}` or "
-            f"`thor release cancel {version}`",
-            markup=False,
-            soft_wrap=True,  # one line, however narrow the terminal (or cron's 80 columns)
+            f"`thor release cancel {version}`"
         )
     if report.blocked:
-        render.err_console().print(
-            f"thor: blocked: {', '.join(report.blocked)} (see `thor status VERSION`)",
-            markup=False,
-            soft_wrap=True,
-        )
+        render.warn(f"thor: blocked: {', '.join(report.blocked)} (see `thor status VERSION`)")
     if report.failed:
         raise typer.Exit(ExitCode.STEP_FAILED)
 
 
 def _print_plan(rt, engine) -> int:  # type: ignore[no-untyped-def]
     to_start, missed = engine.planned_starts(rt)
-    out = render.console()
     for cycle in to_start:
-        out.print(f"{cycle.version}: would start the release (feature freeze {cycle.feature_freeze:%Y-%m-%d})")
+        render.say(f"{cycle.version}: would start the release (feature freeze {cycle.feature_freeze:%Y-%m-%d})")
     for cycle in missed:
-        out.print(f"{cycle.version}: missed start (feature freeze {cycle.feature_freeze:%Y-%m-%d}); not started")
+        render.say(f"{cycle.version}: missed start (feature freeze {cycle.feature_freeze:%Y-%m-%d}); not started")
     for plan in engine.plan(rt):
         rows = []
         for decision in plan.decisions:
@@ -69,4 +62,4 @@ def _print_plan(rt, engine) -> int:  # type: ignore[no-untyped-def]
             rows.append((decision.step.name, render.status_text(status), action))
         render.emit(f"{plan.version} ({plan.status})", ("Step", "Status", "Plan"), rows)
     if to_start:
-        out.print("Steps of releases that would start are planned by the tick that starts them.")
+        render.say("Steps of releases that would start are planned by the tick that starts them.")
