@@ -100,8 +100,10 @@ def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any
     from rich.text import Text
 
     out = Table(title=title, title_justify="left", header_style="bold")
-    for name in columns:
-        out.add_column(name, overflow="fold")
+    names = list(columns)
+    for index, name in enumerate(names):
+        # The first column (a step or release name) stays whole; the others fold to fit the terminal.
+        out.add_column(name, overflow="fold", no_wrap=index == 0 and len(names) > 1)
     for row in rows:
         out.add_row(
             *(
