@@ -191,10 +191,10 @@ def _from_database(rt: Runtime, version: str, step_names: list[str]) -> StoredNo
     from thor_cli.releases import find_release
     from thor_cli.store import leases, queries
 
+    release = find_release(rt, version)
+    if release is None:
+        return None
     with rt.store.session() as session:
-        release = find_release(rt, session, version)
-        if release is None:
-            return None
         runs = queries.step_runs(session, release.id)  # type: ignore[arg-type]
     for name in step_names:
         run = runs.get(name)

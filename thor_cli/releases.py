@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlmodel import Session
-
 from thor_cli.calendar import Cycle
 from thor_cli.clock import as_utc
 from thor_cli.errors import UsageError
@@ -31,29 +29,44 @@ def release_info(release: Release, timezone: str) -> ReleaseInfo:
     )
 
 
+def _unknown_version(rt: Runtime, version: str) -> UsageError:
+    template = rt.settings.config.schedule.version
+    example = rt.calendar.current_or_next(rt.clock.now())
+    shape = f"like {example.version}" if example else f"made by {template!r}"
+    return UsageError(f"no release cycle has version {version!r} (versions look {shape})")
+
+
 def resolve_cycle(rt: Runtime, version: str) -> Cycle:
     """The calendar cycle named ``version``; a UsageError naming the template when there is none."""
     if not _VERSION_SHAPE.match(version):
         raise UsageError(f"invalid version {version!r}")
     cycle = rt.calendar.find(version)
     if cycle is None:
-        template = rt.settings.config.schedule.version
-        example = rt.calendar.current_or_next(rt.clock.now())
-        shape = f"like {example.version}" if example else f"made by {template!r}"
-        raise UsageError(f"no release cycle has version {version!r} (versions look {shape})")
+        raise _unknown_version(rt, version)
     return cycle
 
 
-def find_release(rt: Runtime, session: Session, version: str) -> Release | None:
-    """The stored release, after checking that the version is one the calendar can have."""
-    release = queries.get_release(session, version)
-    if release is None:
-        resolve_cycle(rt, version)
-    return release
+def check_version(rt: Runtime, version: str) -> None:
+    """Refuse a version that is neither in the calendar nor stored, before anything is opened for writing.
+
+    A stored release may have left the calendar (its schedule changed since), so the store is asked too,
+    without creating it.
+    """
+    if not _VERSION_SHAPE.match(version):
+        raise UsageError(f"invalid version {version!r}")
+    if rt.calendar.find(version) is None and not rt.has_stored_release(version):
+        raise _unknown_version(rt, version)
 
 
-def require_release(rt: Runtime, session: Session, version: str) -> Release:
-    release = find_release(rt, session, version)
+def find_release(rt: Runtime, version: str) -> Release | None:
+    """The stored release, after checking that the version is one Thor can have."""
+    check_version(rt, version)
+    with rt.store.session() as session:
+        return queries.get_release(session, version)
+
+
+def require_release(rt: Runtime, version: str) -> Release:
+    release = find_release(rt, version)
     if release is None:
         raise UsageError(f"release {version} has not started (start it with `thor release start {version}`)")
     return release

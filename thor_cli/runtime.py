@@ -91,6 +91,30 @@ class Runtime:
             self._store = open_store(self.settings.database_url)
         return self._store
 
+    def has_stored_release(self, version: str) -> bool:
+        """Whether the database holds this release; never creates the database or its schema."""
+        from sqlmodel import Session
+
+        from thor_cli.store import queries
+        from thor_cli.store.db import open_store
+        from thor_cli.store.schema import current_revision
+
+        url = self.settings.database_url
+        if self._store is None and url.startswith("sqlite") and ":///" in url:
+            path = Path(url.split(":///", 1)[1]).expanduser()
+            if str(path) != ":memory:" and not path.exists():
+                return False
+        store = self._store or open_store(url, create_schema=False)
+        try:
+            with store.engine.connect() as connection:
+                if current_revision(connection) is None:
+                    return False
+            with Session(store.engine) as session:
+                return queries.get_release(session, version) is not None
+        finally:
+            if store is not self._store:
+                store.dispose()
+
     def close(self) -> None:
         if self._store is not None:
             self._store.dispose()

@@ -61,8 +61,8 @@ def releases_overview(rt: Runtime) -> list[dict[str, Any]]:
 
 
 def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
+    release = require_release(rt, version)
     with rt.store.session() as session:
-        release = require_release(rt, session, version)
         runs = queries.step_runs(session, release.id)  # type: ignore[arg-type]
     now = rt.clock.now()
     steps = []
@@ -94,8 +94,8 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
 
 
 def event_log(rt: Runtime, version: str, step: str | None) -> list[dict[str, Any]]:
+    release = require_release(rt, version)
     with rt.store.session() as session:
-        release = require_release(rt, session, version)
         rows = queries.events(session, release.id, step)  # type: ignore[arg-type]
     return [
         {

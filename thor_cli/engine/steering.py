@@ -18,7 +18,14 @@ from thor_cli.engine.runner import (
 from thor_cli.engine.scheduler import decide
 from thor_cli.errors import ThorError, UsageError
 from thor_cli.pipeline import Step, effective_dependencies
-from thor_cli.releases import local_midnight, new_release, release_info, require_release, resolve_cycle
+from thor_cli.releases import (
+    check_version,
+    local_midnight,
+    new_release,
+    release_info,
+    require_release,
+    resolve_cycle,
+)
 from thor_cli.runtime import Runtime
 from thor_cli.store import leases, queries
 from thor_cli.store.models import DONE_STEP_STATUSES, Release, ReleaseStatus, StepRun, StepStatus
@@ -39,8 +46,7 @@ def pipeline_step(rt: Runtime, name: str) -> Step:
 
 def _load(rt: Runtime, version: str, step_name: str) -> tuple[Release, Step, StepRun]:
     step = pipeline_step(rt, step_name)
-    with rt.store.session() as session:
-        release = require_release(rt, session, version)
+    release = require_release(rt, version)
     runs = ensure_step_runs(rt, release)
     return release, step, runs[step.name]
 
@@ -66,6 +72,7 @@ def run_step(
     if dry_run:
         # Read-only: do not create the release or its step runs.
         step = pipeline_step(rt, step_name)
+        check_version(rt, version)
         with rt.store.session() as session:
             release = queries.get_release(session, version)
             runs = queries.step_runs(session, release.id) if release else {}  # type: ignore[arg-type]
