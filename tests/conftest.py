@@ -170,36 +170,36 @@ def write_config(path: Path, text: str, database_url: str | None = None) -> Path
 # own (``fake.errors``) fails the test at teardown.
 
 
+def serve_fake(fake, monkeypatch: pytest.MonkeyPatch, **env: str):  # type: ignore[no-untyped-def]
+    """Run ``fake`` and yield it, each variable of ``env`` set to the fake's attribute of that name
+    (``THOR_SLACK_TOKEN="token"``); a fake that hit a bug of its own fails the test at teardown."""
+    with fake:
+        for variable, attribute in env.items():
+            monkeypatch.setenv(variable, getattr(fake, attribute))
+        yield fake
+    assert not fake.errors, fake.errors[0]
+
+
 @pytest.fixture
 def jira_fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     from tests.fakes.jira_server import FakeJira
 
-    with FakeJira() as fake:
-        monkeypatch.setenv("THOR_JIRA_USER", fake.user)
-        monkeypatch.setenv("THOR_JIRA_TOKEN", fake.token)
-        yield fake
-    assert not fake.errors, fake.errors[0]
+    yield from serve_fake(FakeJira(), monkeypatch, THOR_JIRA_USER="user", THOR_JIRA_TOKEN="token")
 
 
 @pytest.fixture
 def jenkins_fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     from tests.fakes.jenkins_server import FakeJenkins
 
-    with FakeJenkins(jobs=("deploy", "gen3/release")) as fake:
-        monkeypatch.setenv("THOR_JENKINS_USER", fake.user)
-        monkeypatch.setenv("THOR_JENKINS_TOKEN", fake.token)
-        yield fake
-    assert not fake.errors, fake.errors[0]
+    fake = FakeJenkins(jobs=("deploy", "gen3/release"))
+    yield from serve_fake(fake, monkeypatch, THOR_JENKINS_USER="user", THOR_JENKINS_TOKEN="token")
 
 
 @pytest.fixture
 def slack_fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     from tests.fakes.slack_server import FakeSlack
 
-    with FakeSlack() as fake:
-        monkeypatch.setenv("THOR_SLACK_TOKEN", fake.token)
-        yield fake
-    assert not fake.errors, fake.errors[0]
+    yield from serve_fake(FakeSlack(), monkeypatch, THOR_SLACK_TOKEN="token")
 
 
 @pytest.fixture
@@ -222,30 +222,9 @@ def slack_broadcasts(slack_fake):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def db_dump():  # type: ignore[no-untyped-def]
     """A function returning every row Thor stored in a database as text (to check nothing leaked into it)."""
-    from sqlalchemy import text
+    from tests.support import dump_text
 
-    from thor_cli.store.db import make_engine
-
-    def dump(url: str) -> str:
-        engine = make_engine(url)
-        lines: list[str] = []
-        try:
-            with engine.connect() as connection:
-                for table in (
-                    "thor_release",
-                    "thor_step_run",
-                    "thor_repo_result",
-                    "thor_event",
-                    "thor_outbox",
-                ):
-                    lines.extend(
-                        " | ".join(map(str, row)) for row in connection.execute(text(f"SELECT * FROM {table}"))
-                    )
-        finally:
-            engine.dispose()
-        return "\n".join(lines)
-
-    return dump
+    return dump_text
 
 
 @pytest.fixture

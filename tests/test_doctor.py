@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import write_config
 from tests.fakes import gitrepos
+from tests.support import only, steps_toml
 
 SECRETS = {
     "THOR_JIRA_TOKEN": "doctor-jira-secret-4411",
@@ -84,17 +85,7 @@ def test_a_service_an_enabled_step_needs_but_nobody_configured_fails(run_thor, t
 
 
 def test_services_no_enabled_step_needs_are_skipped_not_failed(run_thor, tmp_path: Path) -> None:
-    disabled = "".join(
-        f"[steps.{name}]\nenabled = false\n"
-        for name in (
-            "create-jira-release",
-            "split-branch",
-            "load-tests",
-            "release-notes",
-            "merge-stable",
-            "mark-released",
-        )
-    )
+    disabled = steps_toml(only("announce"))
     config = write_config(tmp_path / "thor.toml", disabled, f"sqlite:///{tmp_path / 'thor.db'}")
     result = doctor(run_thor, config)
     assert result.exit_code == 0, result.stdout

@@ -7,29 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import command, disabled, steps_toml
 from thor_cli import __version__
 
-COMMAND_PIPELINE = """
-[steps.create-jira-release]
-enabled = false
-[steps.mark-released]
-enabled = false
-[steps.announce]
-enabled = false
-[steps.split-branch]
-uses = "command"
-run = ["true"]
-[steps.load-tests]
-uses = "command"
-run = ["true"]
-[steps.release-notes]
-uses = "command"
-run = ["sh", "-c", "echo notes for {version}; exit 1"]
-max_attempts = 1
-[steps.merge-stable]
-uses = "command"
-run = ["true"]
-"""
+# The JIRA and Slack steps are off; the git steps are command steps, and the release notes fail once for all.
+COMMAND_STEPS = {
+    "split-branch": command("true"),
+    "load-tests": command("true"),
+    "release-notes": command("sh", "-c", "echo notes for {version}; exit 1", max_attempts=1),
+    "merge-stable": command("true"),
+}
+COMMAND_PIPELINE = disabled() + steps_toml(COMMAND_STEPS)
 
 CONFIG_ERRORS = {
     "unknown key": ("[schedule]\nbogus = 1\n", "schedule.bogus"),
@@ -432,9 +420,7 @@ def test_the_default_database_lives_under_xdg_data_home(
 
 def test_global_options_may_follow_the_command(cli_sqlite, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     other = tmp_path / "other.toml"
-    other.write_text(
-        COMMAND_PIPELINE.replace('run = ["true"]\n[steps.load-tests]', 'run = ["false"]\n[steps.load-tests]')
-    )
+    other.write_text(disabled() + steps_toml(COMMAND_STEPS | {"split-branch": command("false")}))
     before = cli_sqlite("tick", "--now", "2021-09-10", "-q", "--config", str(other))
     assert before.exit_code == 0  # a first failed attempt waits for its retry
     assert before.stdout == ""  # -q: nothing on stdout

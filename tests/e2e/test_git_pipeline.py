@@ -9,35 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_config
 from tests.fakes import gitrepos as g
 from tests.fakes.gitrepos import DEFAULT_HISTORY, Tag
+from tests.support import command, disabled, git_config, isolate_git, steps_toml
 
 VERSION = "2021.09"  # feature freeze Fri 2021-09-10, code freeze Fri 2021-09-24
 BRANCH = "integration202109"
 NAMES = ("uc-cdis/fence", "uc-cdis/indexd", "uc-cdis/sheepdog", "uc-cdis/peregrine")
-PIPELINE = """
-[steps.create-jira-release]
-enabled = false
-
-[steps.load-tests]
-uses = "command"
-run = ["true"]
-
-[steps.mark-released]
-enabled = false
-
-[steps.announce]
-enabled = false
-"""
+# The JIRA and Slack steps are off; the load tests are a command step running `true`.
+PIPELINE = disabled() + steps_toml({"load-tests": command("true")})
 
 
 @pytest.fixture(autouse=True)
 def git_home(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    for key, value in g.isolated_env(tmp_path / "git-home").items():
-        monkeypatch.setenv(key, value)
-    for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_COUNT"):
-        monkeypatch.delenv(key, raising=False)
+    isolate_git(tmp_path, monkeypatch)
 
 
 def test_a_month_of_git_steps(run_thor, tmp_path: Path, database_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -49,9 +34,7 @@ def test_a_month_of_git_steps(run_thor, tmp_path: Path, database_url: str) -> No
     fence, peregrine = remotes["uc-cdis/fence"], remotes["uc-cdis/peregrine"]
     g.add_pr(fence, 10, "Add data upload endpoint")
     g.add_pr(fence, 11, "Fix pagination", squash=True)
-    names = ", ".join(f'"{n}"' for n in NAMES)
-    body = f'[repos]\nnames = [{names}]\nurl = "{root.resolve().as_uri()}/{{repo}}.git"\n{PIPELINE}'
-    config = write_config(tmp_path / "thor.toml", body, database_url)
+    config = git_config(tmp_path, NAMES, PIPELINE, database_url)
     notes_file = tmp_path / "release-notes" / f"{VERSION}.md"
 
     def thor(*args: str):  # type: ignore[no-untyped-def]

@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+
+from tests.conftest import write_config
+from tests.support import SERVICE_STEPS, command, disabled, dump_tables, steps_toml
 
 # The JIRA and Slack steps stay out of the way; the rest leave a line "STEP VERSION" in side.txt.
-JIRA_OFF = """
-[steps.create-jira-release]
-enabled = false
-
-[steps.mark-released]
-enabled = false
-
-[steps.announce]
-enabled = false
-"""
+JIRA_OFF = disabled(*SERVICE_STEPS)
 
 
 def mark(name: str) -> str:
     """A command step body that appends one line to side.txt."""
-    return f'uses = "command"\nrun = ["sh", "-c", "echo {name} {{version}} >> side.txt"]\n'
+    return command("sh", "-c", f"echo {name} {{version}} >> side.txt")
 
 
-STEPS = {
-    "split-branch": mark("split-branch"),
-    "load-tests": mark("load-tests"),
-    "release-notes": mark("release-notes"),
-    "merge-stable": mark("merge-stable"),
-}
+STEPS = {name: mark(name) for name in ("split-branch", "load-tests", "release-notes", "merge-stable")}
 
 
 @dataclass
@@ -47,18 +34,12 @@ class Thor:
     @staticmethod
     def sh(script: str, **keys: object) -> str:
         """The TOML body of a command step running ``sh -c SCRIPT``, plus common keys like max_attempts=1."""
-        lines = ['uses = "command"', f"run = {json.dumps(['sh', '-c', script])}"]
-        lines += [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
-        return "\n".join(lines) + "\n"
+        return command("sh", "-c", script, **keys)
 
     def configure(self, steps: dict[str, str] | None = None, extra: str = "") -> Path:
         """thor.toml: the four command steps (replace any by name; "" disables it) and extra TOML."""
-        tables = []
-        for name, body in (STEPS | (steps or {})).items():
-            tables.append(f"[steps.{name}]\n" + (body or "enabled = false\n"))
-        self.config = self.dir / "thor.toml"
-        body = f'[database]\nurl = "{self.database_url}"\n' + JIRA_OFF + "\n".join(tables) + extra
-        self.config.write_text(body, encoding="utf-8")
+        toml = JIRA_OFF + steps_toml(STEPS | (steps or {})) + extra
+        self.config = write_config(self.dir / "thor.toml", toml, self.database_url)
         return self.config
 
     def __call__(self, *args: str) -> Any:
@@ -89,15 +70,7 @@ class Thor:
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table, to prove that something changed nothing."""
-        engine = create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg2://", 1))
-        try:
-            with engine.connect() as connection:
-                return {
-                    table: [tuple(row) for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
-                    for table in sorted(inspect(connection).get_table_names())
-                }
-        finally:
-            engine.dispose()
+        return dump_tables(self.database_url)
 
 
 @pytest.fixture

@@ -4,40 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
+
+from tests.support import command, spawn, wait_for
 
 pytestmark = pytest.mark.slow
 
 SLOW_STEPS = {
-    name: 'uses = "command"\n'
-    f'run = ["sh", "-c", "echo start {name} >> side.txt; sleep 1; echo done {name} >> side.txt"]\n'
+    name: command("sh", "-c", f"echo start {name} >> side.txt; sleep 1; echo done {name} >> side.txt")
     for name in ("split-branch", "load-tests")
-} | {"release-notes": 'uses = "command"\nrun = ["sh", "-c", "echo start release-notes >> side.txt"]\n'}
-
-
-def spawn(config: Path, *args: str) -> subprocess.Popen[str]:
-    """`python -m thor_cli` in a session of its own, so that its whole process group can be killed."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "thor_cli", "--config", str(config), *args],
-        env=dict(os.environ),
-        cwd=config.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
+} | {"release-notes": command("sh", "-c", "echo start release-notes >> side.txt")}
 
 
 def test_ticks_at_the_same_moment_run_each_step_once(thor) -> None:  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 """Shared by the reliability suite: thor.toml for the fakes and real git remotes, processes started at the
 same instant or killed at a chosen moment, requests held by a fake, and what the outside world recorded.
 
-Everything here is bounded: waits give up with an assertion, held requests let go by themselves.
+Everything here is bounded: waits give up with an assertion, held requests let go by themselves. What the
+rest of the suite shares too (step tables, git isolation, spawn, wait_for, database dumps) is in tests/support.py.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import write_config
 from tests.fakes import gitrepos as g
 from tests.fakes.http import FakeServer, Request, Response
+from tests.support import at_once, only, spawn, steps_toml
 
 VERSION = "2021.09"  # feature freeze Fri 2021-09-10, code freeze Fri 2021-09-24
 BRANCH = "integration202109"
@@ -28,21 +29,11 @@ FEATURE_FREEZE = "2021-09-10T09:00"
 CODE_FREEZE = "2021-09-24T09:00"
 JOB = "gen3-load-tests"
 REPOS = ("uc-cdis/fence", "uc-cdis/indexd", "uc-cdis/sheepdog")
-STEP_NAMES = ("create-jira-release", "split-branch", "load-tests", "release-notes", "merge-stable",
-              "mark-released", "announce")  # fmt: skip
 # Kinds of events that mark a step's state changes in `thor log` (not its "log" lines).
 STEP_EVENTS = frozenset({"started", "recovered", "succeeded", "failed", "retry", "waiting", "skipped"})
 
 
 # -- git ------------------------------------------------------------------------------------------
-
-
-def isolate_git(tmp_path: Path, monkeypatch: Any) -> None:
-    """Keep git (ours and Thor's, in this process and its children) away from the real home."""
-    for key, value in g.isolated_env(tmp_path / "git-home").items():
-        monkeypatch.setenv(key, value)
-    for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_COUNT"):
-        monkeypatch.delenv(key, raising=False)
 
 
 def make_remotes(root: Path, names: tuple[str, ...] = REPOS) -> dict[str, Path]:
@@ -116,16 +107,6 @@ def services_toml(
     return "\n".join(f"[{name}]\n{body}" for name, body in sections.items())
 
 
-def steps_toml(steps: dict[str, str]) -> str:
-    """``[steps.NAME]`` tables; a value of "" disables the step."""
-    return "".join(f"\n[steps.{name}]\n{body or 'enabled = false'}\n" for name, body in steps.items())
-
-
-def only(*enabled: str) -> dict[str, str]:
-    """Disable every built-in step but these (their bodies can be added by the caller)."""
-    return {name: "" for name in STEP_NAMES if name not in enabled}
-
-
 # -- processes ------------------------------------------------------------------------------------
 
 
@@ -134,19 +115,6 @@ class Finished:
     code: int
     stdout: str
     stderr: str
-
-
-def spawn(config: Path, *args: str) -> subprocess.Popen[str]:
-    """`python -m thor_cli --config CONFIG ARGS` in a session of its own (so its group can be killed)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "thor_cli", "--config", str(config), *args],
-        env=dict(os.environ),
-        cwd=config.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def kill(process: subprocess.Popen[str]) -> Finished:
@@ -168,27 +136,7 @@ def finish(process: subprocess.Popen[str], timeout: float = 90) -> Finished:
 
 def run_together(config: Path, *args: str, count: int = 4) -> list[Finished]:
     """Start ``count`` identical thor processes at the same instant (threads behind a barrier)."""
-    barrier = threading.Barrier(count, timeout=30)
-    results: list[Finished | None] = [None] * count
-
-    def one(index: int) -> None:
-        barrier.wait()
-        results[index] = finish(spawn(config, *args))
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert all(r is not None for r in results), "a thor process did not finish"
-    return results  # type: ignore[return-value]
-
-
-def wait_for(predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    return at_once(count, lambda: finish(spawn(config, *args)))
 
 
 # -- fakes ------------------------------------------------------------------------------------------
@@ -247,23 +195,6 @@ def reply_texts(slack: Any, thread: dict[str, Any], channel: str = "releases") -
 # -- the database -----------------------------------------------------------------------------------
 
 
-def dump_tables(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table (alembic's included), to prove that something wrote nothing."""
-    from sqlalchemy import inspect, text
-
-    from thor_cli.store.db import make_engine
-
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return {
-                table: sorted((tuple(row) for row in connection.execute(text(f"SELECT * FROM {table}"))), key=repr)
-                for table in sorted(inspect(connection).get_table_names())
-            }
-    finally:
-        engine.dispose()
-
-
 def outbox(url: str) -> list[tuple[str, str | None]]:
     """(status, last_error) of every Slack outbox row, oldest first."""
     from sqlalchemy import text
@@ -277,12 +208,6 @@ def outbox(url: str) -> list[tuple[str, str | None]]:
             return [(row[0], row[1]) for row in rows]
     finally:
         engine.dispose()
-
-
-def dump_text(url: str) -> str:
-    return "\n".join(
-        f"{table}: " + " | ".join(map(str, row)) for table, rows in dump_tables(url).items() for row in rows
-    )
 
 
 # -- the CLI in this process -----------------------------------------------------------------------
@@ -316,3 +241,9 @@ class Cli:
     def transitions(self, step: str) -> list[str]:
         """The kinds of a step's state-changing events, oldest first."""
         return [e["kind"] for e in self.events(step) if e["kind"] in STEP_EVENTS]
+
+
+def one_step_config(tmp_path: Path, database_url: str, services: str, step: str, body: str) -> Path:
+    """``tmp_path/thor.toml``: the ``services`` sections and one step alone (``body`` its table), every
+    built-in step but it disabled."""
+    return write_config(tmp_path / "thor.toml", services + steps_toml(only(step) | {step: body}), database_url)

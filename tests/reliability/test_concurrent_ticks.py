@@ -21,22 +21,18 @@ from tests.reliability.helpers import (
     CODE_FREEZE,
     FEATURE_FREEZE,
     JOB,
-    STEP_NAMES,
     VERSION,
     Cli,
     Hold,
     finish,
-    isolate_git,
     make_remotes,
-    only,
     pushes,
     reply_texts,
     run_together,
     services_toml,
-    spawn,
-    steps_toml,
     threads_of,
 )
+from tests.support import STEP_NAMES, isolate_git, only, spawn, steps_toml
 from thor_cli.adapters.slack import release_metadata
 
 pytestmark = pytest.mark.slow

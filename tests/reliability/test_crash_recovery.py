@@ -23,25 +23,21 @@ from tests.reliability.helpers import (
     CODE_FREEZE,
     FEATURE_FREEZE,
     JOB,
-    STEP_NAMES,
     VERSION,
     Cli,
     Finished,
     Hold,
     hold_pushes,
-    isolate_git,
     kill,
     make_remotes,
-    only,
+    one_step_config,
     pushes,
     release_pushes,
     reply_texts,
     services_toml,
-    spawn,
-    steps_toml,
     threads_of,
-    wait_for,
 )
+from tests.support import STEP_NAMES, isolate_git, spawn, steps_toml, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -139,11 +135,8 @@ def test_a_tick_killed_while_cutting_branches_is_finished_without_a_second_push(
 
 
 def test_killed_after_jira_created_the_version(run_thor, tmp_path: Path, database_url: str, jira_fake) -> None:
-    config = write_config(
-        tmp_path / "thor.toml",
-        services_toml(jira=jira_fake)
-        + steps_toml(only("create-jira-release") | {"create-jira-release": 'timeout = "1m"'}),
-        database_url,
+    config = one_step_config(
+        tmp_path, database_url, services_toml(jira=jira_fake), "create-jira-release", 'timeout = "1m"'
     )
     thor = Cli(run_thor, config)
     killed_while_held(
@@ -169,11 +162,12 @@ def test_killed_after_jira_created_the_version(run_thor, tmp_path: Path, databas
 
 def test_killed_after_jenkins_queued_the_build(run_thor, tmp_path: Path, database_url: str, jenkins_fake) -> None:
     jenkins_fake.add_job(JOB, polls_until_done=1000)
-    config = write_config(
-        tmp_path / "thor.toml",
-        services_toml(jenkins=jenkins_fake)
-        + steps_toml(only("load-tests") | {"load-tests": 'after = []\ntimeout = "10m"\npoll_every = "1m"'}),
+    config = one_step_config(
+        tmp_path,
         database_url,
+        services_toml(jenkins=jenkins_fake),
+        "load-tests",
+        'after = []\ntimeout = "10m"\npoll_every = "1m"',
     )
     thor = Cli(run_thor, config)
     killed_while_held(
@@ -201,11 +195,12 @@ def test_killed_after_jenkins_queued_the_build(run_thor, tmp_path: Path, databas
 
 def test_killed_while_following_the_build(run_thor, tmp_path: Path, database_url: str, jenkins_fake) -> None:
     jenkins_fake.add_job(JOB, polls_until_done=1000)
-    config = write_config(
-        tmp_path / "thor.toml",
-        services_toml(jenkins=jenkins_fake)
-        + steps_toml(only("load-tests") | {"load-tests": 'after = []\ntimeout = "1h"\npoll_every = "1m"'}),
+    config = one_step_config(
+        tmp_path,
         database_url,
+        services_toml(jenkins=jenkins_fake),
+        "load-tests",
+        'after = []\ntimeout = "1h"\npoll_every = "1m"',
     )
     thor = Cli(run_thor, config)
     assert thor.tick(FEATURE_FREEZE).exit_code == 0
@@ -236,10 +231,8 @@ def test_killed_while_following_the_build(run_thor, tmp_path: Path, database_url
 
 
 def test_killed_after_slack_opened_the_thread(run_thor, tmp_path: Path, database_url: str, slack_fake) -> None:
-    config = write_config(
-        tmp_path / "thor.toml",
-        services_toml(slack=slack_fake) + steps_toml(only() | {"check": 'uses = "command"\nrun = ["true"]'}),
-        database_url,
+    config = one_step_config(
+        tmp_path, database_url, services_toml(slack=slack_fake), "check", 'uses = "command"\nrun = ["true"]'
     )
     thor = Cli(run_thor, config)
     killed_while_held(

@@ -25,7 +25,8 @@ from tests.fakes.http import Request, Response
 from tests.fakes.jenkins_server import FakeJenkins
 from tests.fakes.jira_server import FakeJira
 from tests.fakes.slack_server import FakeSlack
-from tests.reliability.helpers import FEATURE_FREEZE, JOB, VERSION, Cli, dump_text, isolate_git, services_toml
+from tests.reliability.helpers import FEATURE_FREEZE, JOB, VERSION, Cli, services_toml
+from tests.support import dump_text, isolate_git
 
 pytestmark = pytest.mark.usefixtures("no_jira_sleep")
 

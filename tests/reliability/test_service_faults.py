@@ -22,15 +22,14 @@ from tests.reliability.helpers import (
     CODE_FREEZE,
     FEATURE_FREEZE,
     JOB,
-    STEP_NAMES,
     VERSION,
     Cli,
     outbox,
     reply_texts,
     services_toml,
-    steps_toml,
     threads_of,
 )
+from tests.support import STEP_NAMES, steps_toml
 
 pytestmark = pytest.mark.usefixtures("no_jira_sleep")
 

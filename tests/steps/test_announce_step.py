@@ -8,21 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import write_config
+from tests.support import only, steps_toml
 from thor_cli.clock import Clock
 from thor_cli.config import Settings, parse_config
 from thor_cli.steps.announce import AnnounceOptions, AnnounceStep
 from thor_cli.steps.base import ReleaseInfo, RepoRecord
 
 VERSION = "2021.09"
-OTHERS = (
-    "create-jira-release",
-    "split-branch",
-    "load-tests",
-    "release-notes",
-    "merge-stable",
-    "mark-released",
-)
-ANNOUNCE_ALONE = "".join(f"[steps.{name}]\nenabled = false\n\n" for name in OTHERS)
+ANNOUNCE_ALONE = steps_toml(only("announce"))  # every other built-in step disabled
 
 
 @dataclass

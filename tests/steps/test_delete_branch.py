@@ -6,44 +6,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_config
 from tests.fakes import gitrepos as g
+from tests.support import disabled, git_config, isolate_git
 
 VERSION = "2021.09"
 BRANCH = "integration202109"
 NAMES = ("uc-cdis/fence", "uc-cdis/indexd", "uc-cdis/sheepdog")
-STEPS = """
-[steps.create-jira-release]
-enabled = false
-
-[steps.mark-released]
-enabled = false
-
-[steps.announce]
-enabled = false
-
-[steps.cleanup]
-uses = "delete-branch"
-after = ["split-branch"]
-"""
+STEPS = disabled() + '\n[steps.cleanup]\nuses = "delete-branch"\nafter = ["split-branch"]\n'
 
 
 @pytest.fixture(autouse=True)
 def git_home(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    for key, value in g.isolated_env(tmp_path / "git-home").items():
-        monkeypatch.setenv(key, value)
-    for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_COUNT"):
-        monkeypatch.delenv(key, raising=False)
+    isolate_git(tmp_path, monkeypatch)
 
 
 class Thor:
     def __init__(self, run_thor, tmp_path: Path, extra: str = "") -> None:  # type: ignore[no-untyped-def]
         self.run_thor = run_thor
-        root = tmp_path / "remotes"
-        self.remotes = {name: g.make_remote(root, name) for name in NAMES}
-        names = ", ".join(f'"{n}"' for n in NAMES)
-        body = f'[repos]\nnames = [{names}]\nurl = "{root.resolve().as_uri()}/{{repo}}.git"\n{STEPS}{extra}'
-        self.config = write_config(tmp_path / "thor.toml", body, f"sqlite:///{tmp_path / 'thor.db'}")
+        self.remotes = {name: g.make_remote(tmp_path / "remotes", name) for name in NAMES}
+        self.config = git_config(tmp_path, NAMES, STEPS + extra)  # extra: more keys of [steps.cleanup]
         assert self("release", "start", VERSION).exit_code == 0
         assert self("step", "split-branch", VERSION).exit_code == 0
 

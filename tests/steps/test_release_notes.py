@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
 
-from tests.conftest import write_config
+from tests.conftest import serve_fake, write_config
 from tests.fakes import gitrepos as g
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.gitrepos import DEFAULT_HISTORY, Tag
+from tests.support import SERVICE_STEPS, disabled, dump_text, git_config, isolate_git
 from thor_cli.adapters.github import (
     GitHubClient,
     GitHubError,
@@ -25,38 +25,17 @@ VERSION = "2021.09"  # feature freeze Fri 2021-09-10; the previous release is 20
 BRANCH = "integration202109"
 NAMES = ("uc-cdis/fence", "uc-cdis/indexd", "uc-cdis/sheepdog")
 STRANGE_TOKEN = "ghp_ThorNotesTokenMustNeverShow9876543210"
-QUIET = """
-[steps.create-jira-release]
-enabled = false
-
-[steps.load-tests]
-enabled = false
-
-[steps.mark-released]
-enabled = false
-
-[steps.announce]
-enabled = false
-
-[notify]
-file = "messages.log"
-"""
+QUIET = disabled(*SERVICE_STEPS, "load-tests") + '\n[notify]\nfile = "messages.log"\n'
 
 
 @pytest.fixture(autouse=True)
 def git_home(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    for key, value in g.isolated_env(tmp_path / "git-home").items():
-        monkeypatch.setenv(key, value)
-    for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_COUNT"):
-        monkeypatch.delenv(key, raising=False)
+    isolate_git(tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def github(monkeypatch):  # type: ignore[no-untyped-def]
-    with FakeGitHub() as fake:
-        monkeypatch.setenv("THOR_GITHUB_TOKEN", fake.token)
-        yield fake
-    assert not fake.errors, fake.errors[0]
+    yield from serve_fake(FakeGitHub(), monkeypatch, THOR_GITHUB_TOKEN="token")
 
 
 class Thor:
@@ -78,9 +57,7 @@ class Thor:
         g.add_pr(fence, 4, "Fix pagination of the index", squash=True)
         g.add_pr(indexd, 5, "Speed up bulk lookups", squash=True)
         self.remotes = {"uc-cdis/fence": fence, "uc-cdis/indexd": indexd, "uc-cdis/sheepdog": sheepdog}
-        names = ", ".join(f'"{n}"' for n in NAMES)
-        body = f'[repos]\nnames = [{names}]\nurl = "{root.resolve().as_uri()}/{{repo}}.git"\n{QUIET}{extra}'
-        self.config = write_config(tmp_path / "thor.toml", body, database_url)
+        self.config = git_config(tmp_path, NAMES, QUIET + extra, database_url)
         self.outputs: list[str] = []
         assert self("release", "start", VERSION).exit_code == 0
         assert self("step", "split-branch", VERSION).exit_code == 0
@@ -105,15 +82,7 @@ class Thor:
     shown = f"release-notes/{VERSION}.md"  # as details and messages show it: relative to thor.toml
 
     def dump(self) -> str:
-        engine = create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg2://", 1))
-        try:
-            with engine.connect() as connection:
-                return repr([
-                    list(connection.execute(text(f"SELECT * FROM {table}")))
-                    for table in inspect(connection).get_table_names()
-                ])  # fmt: skip
-        finally:
-            engine.dispose()
+        return dump_text(self.database_url)
 
 
 FENCE_SECTION = """## uc-cdis/fence

@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.conftest import write_config
 from tests.fakes import gitrepos as g
+from tests.support import disabled, git_config, isolate_git, repo_results
 
 VERSION = "2021.09"  # feature freeze Fri 2021-09-10
 BRANCH = "integration202109"
 NAMES = ("uc-cdis/fence", "uc-cdis/indexd", "uc-cdis/sheepdog")
-QUIET = """
-[steps.create-jira-release]
-enabled = false
-
-[steps.mark-released]
-enabled = false
-
-[steps.announce]
-enabled = false
-"""
+QUIET = disabled()
 
 
 @pytest.fixture(autouse=True)
 def git_home(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    for key, value in g.isolated_env(tmp_path / "git-home").items():
-        monkeypatch.setenv(key, value)
-    for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_COUNT"):
-        monkeypatch.delenv(key, raising=False)
+    isolate_git(tmp_path, monkeypatch)
 
 
 class Thor:
@@ -42,9 +29,7 @@ class Thor:
         self.run_thor, self.database_url = run_thor, database_url
         root = tmp_path / "remotes"
         self.remotes = {name: g.make_remote(root, name, **remotes.get(name.split("/")[1], {})) for name in NAMES}
-        names = ", ".join(f'"{n}"' for n in NAMES)
-        body = f'[repos]\nnames = [{names}]\nurl = "{root.resolve().as_uri()}/{{repo}}.git"\n{extra}\n{QUIET}'
-        self.config = write_config(tmp_path / "thor.toml", body, database_url)
+        self.config = git_config(tmp_path, NAMES, f"{extra}\n{QUIET}", database_url)
         assert self("release", "start", VERSION).exit_code == 0
 
     def __call__(self, *args: str, now: str = "2021-09-10T09:00"):  # type: ignore[no-untyped-def]
@@ -61,18 +46,7 @@ class Thor:
         return g.heads(self.remotes[name])
 
     def results(self, step: str = "split-branch") -> dict[str, dict[str, Any]]:
-        engine = create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg2://", 1))
-        try:
-            with engine.connect() as connection:
-                rows = connection.execute(
-                    text("SELECT repo, status, sha, detail, data FROM thor_repo_result WHERE step = :step"),
-                    {"step": step},
-                ).all()
-        finally:
-            engine.dispose()
-        return {
-            r.repo: {"status": r.status, "sha": r.sha, "detail": r.detail, "data": json.loads(r.data)} for r in rows
-        }
+        return repo_results(self.database_url, step)
 
 
 @pytest.fixture
