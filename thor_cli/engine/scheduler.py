@@ -57,17 +57,22 @@ def decide(pipeline: Pipeline, release: Release, runs: dict[str, StepRun], step:
     milestone = milestone_at(release, step.on)
     if milestone and now < milestone:
         return Decision(step, run, None, f"waits for {step.on.replace('_', ' ')}", wake_at=milestone)  # type: ignore[union-attr]
-    blocked_by = [
-        name
-        for name in effective_dependencies(pipeline, step)
-        if (runs.get(name) and runs[name].status) not in DONE_STEP_STATUSES
-    ]
+    blocked_by = unfinished_dependencies(pipeline, step, runs)
     if blocked_by:
         return Decision(step, run, None, f"waits for {', '.join(blocked_by)}")
     if run and run.next_attempt_at and as_utc(run.next_attempt_at) > now:
         retry_at = as_utc(run.next_attempt_at)
         return Decision(step, run, None, f"retry after {retry_at:%Y-%m-%d %H:%M} UTC", wake_at=retry_at)
     return Decision(step, run, "run", "due")
+
+
+def unfinished_dependencies(pipeline: Pipeline, step: Step, runs: dict[str, StepRun]) -> list[str]:
+    """The enabled steps this one waits for that have neither succeeded nor been skipped."""
+    return [
+        name
+        for name in effective_dependencies(pipeline, step)
+        if name not in runs or runs[name].status not in DONE_STEP_STATUSES
+    ]
 
 
 def decisions(pipeline: Pipeline, release: Release, runs: dict[str, StepRun], now: datetime) -> list[Decision]:

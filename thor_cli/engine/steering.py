@@ -15,9 +15,9 @@ from thor_cli.engine.runner import (
     record_release_start,
     refresh_release_status,
 )
-from thor_cli.engine.scheduler import decide
+from thor_cli.engine.scheduler import decide, unfinished_dependencies
 from thor_cli.errors import ThorError, UsageError
-from thor_cli.pipeline import Step, effective_dependencies
+from thor_cli.pipeline import Step
 from thor_cli.releases import (
     check_version,
     local_midnight,
@@ -80,7 +80,7 @@ def run_step(
             release = new_release(rt, resolve_cycle(rt, version))
         info = release_info(release, rt.settings.config.schedule.timezone)
         would = step.step_type.describe(_PreviewContext(rt, info, step))  # type: ignore[arg-type]
-        waiting_for = _unfinished_dependencies(rt, step, runs)
+        waiting_for = unfinished_dependencies(rt.pipeline, step, runs)
         blocked = f"waits for {', '.join(waiting_for)}" if waiting_for else None
         return DryRun(version, step.name, would, None if force else blocked)
     release, step, run = _load(rt, version, step_name)
@@ -88,9 +88,9 @@ def run_step(
         raise UsageError(f"release {version} is cancelled")
     if run.status == StepStatus.SUCCEEDED and not force:
         return Outcome(version, step.name, run.status, "already succeeded (use --force to run it again)")
-    runs = {step.name: run} | _runs(rt, release)
+    runs = _runs(rt, release)
     # Checked apart from the schedule: a step run by hand ignores its milestone, never its dependencies.
-    waiting_for = _unfinished_dependencies(rt, step, runs)
+    waiting_for = unfinished_dependencies(rt.pipeline, step, runs)
     if waiting_for and not force:
         raise Conflict(f"{step.name} waits for {', '.join(waiting_for)} (use --force to run it anyway)")
     decision = decide(rt.pipeline, release, runs, step, rt.clock.now())
@@ -100,14 +100,6 @@ def run_step(
     if run.status in (StepStatus.FAILED, StepStatus.SUCCEEDED, StepStatus.SKIPPED):
         run = _rearm(rt, run, actor=f"thor step ({rt.who})", reason="run by hand")
     return execute(rt, release, step, run, mode, reporter=reporter, actor=f"thor step ({rt.who})", force=force)
-
-
-def _unfinished_dependencies(rt: Runtime, step: Step, runs: dict[str, StepRun]) -> list[str]:
-    return [
-        name
-        for name in effective_dependencies(rt.pipeline, step)
-        if name not in runs or runs[name].status not in DONE_STEP_STATUSES
-    ]
 
 
 def _runs(rt: Runtime, release: Release) -> dict[str, StepRun]:
