@@ -64,10 +64,6 @@ class Sandbox:
         return self.root / demo.DATABASE_NAME
 
     @property
-    def messages_log(self) -> Path:
-        return self.root / demo.MESSAGES_LOG
-
-    @property
     def notes_file(self) -> Path:
         return self.root / demo.NOTES_DIR / f"{demo.VERSION}.md"
 

@@ -7,7 +7,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timedelta
 from typing import Any
 
 from thor_cli.engine.reporting import Reporter
@@ -117,12 +116,6 @@ class EngineStepContext:
 
         with self._lock, self.rt.store.session() as session:
             notify.enqueue(self.rt, session, self.release_row, "broadcast" if broadcast else "reply", text, commit=True)
-
-    def lease_extension(self) -> timedelta:
-        return self.step.timeout
-
-    def now(self) -> datetime:
-        return self.clock.now()
 
 
 class _NullProgress:

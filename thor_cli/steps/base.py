@@ -8,7 +8,7 @@ claiming, retries, timeouts and recording; a step only talks to the world throug
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -159,8 +159,3 @@ class StepType:
 
     def validate(self, options: BaseModel, render_check: Callable[[str], None]) -> None:
         """Extra checks at pipeline load; ``render_check`` raises for a template with unknown placeholders."""
-
-
-def iter_rendered(values: list[str], release: ReleaseInfo) -> Iterator[str]:
-    for value in values:
-        yield release.render(value)
