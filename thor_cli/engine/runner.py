@@ -166,12 +166,11 @@ def record(
         state.pop("_waiting", None)
         values.update(status=StepStatus.FAILED, finished_at=now, next_attempt_at=None)
     values["state"] = leases.dump_state(state)
+    # One transaction: the new state, its event, its outbox messages and the release's status.
     with rt.store.session() as session:
-        if leases.update_held(session, run, rt.owner, **values) is None:
+        if leases.update_held(session, run, rt.owner, commit=False, **values) is None:
             return Outcome(release.version, step.name, "lost", "lease lost before recording")
-        if repeated_wait:
-            session.commit()
-        else:
+        if not repeated_wait:
             queries.add_event(
                 session,
                 at=now,
@@ -181,17 +180,18 @@ def record(
                 step=step.name,
                 message=detail,
                 output=output,
+                commit=False,
             )
             notify.step_finished(rt, session, release, step.name, kind, detail, result.external_ref)
         refresh_release_status(rt, session, release, actor=actor)
-        session.commit()  # the outbox rows belong with the state change they describe
+        session.commit()
     if not repeated_wait:
         reporter.event(f"{release.version} {step.name}: {kind}" + (f" — {detail}" if detail else ""))
     return Outcome(release.version, step.name, str(values["status"]), detail)
 
 
 def refresh_release_status(rt: Runtime, session, release: Release, *, actor: str) -> str:  # type: ignore[no-untyped-def]
-    """Derive active / blocked / released from the steps and record a change of it."""
+    """Derive active / blocked / released from the steps and record a change of it; the caller commits."""
     fresh = session.get(Release, release.id)
     runs = queries.step_runs(session, release.id)
     statuses = {name: run.status for name, run in runs.items()}
@@ -208,6 +208,7 @@ def refresh_release_status(rt: Runtime, session, release: Release, *, actor: str
             kind=f"release-{new_status}",
             release_id=release.id,
             message=f"release {fresh.version}: {old} -> {new_status}",
+            commit=False,
         )
         notify.release_changed(rt, session, fresh, new_status)
     release.status = new_status

@@ -130,6 +130,7 @@ def _rearm(rt: Runtime, run: StepRun, *, actor: str, reason: str) -> StepRun:
         fresh = leases.update_unheld(
             session,
             run,
+            commit=False,  # with its event, below
             status=StepStatus.PENDING,
             attempts=0,
             next_attempt_at=None,
@@ -206,6 +207,7 @@ def _finish_by_hand(
             leases.update_unheld(
                 session,
                 run,
+                commit=False,
                 status=status,
                 detail=detail,
                 finished_at=now,
@@ -216,8 +218,16 @@ def _finish_by_hand(
             is None
         ):
             raise Conflict(f"{run.name} changed meanwhile; try again")
+        # The new state, its event and its messages commit together.
         queries.add_event(
-            session, at=now, actor=rt.who, kind=kind, release_id=release.id, step=run.name, message=detail
+            session,
+            at=now,
+            actor=rt.who,
+            kind=kind,
+            release_id=release.id,
+            step=run.name,
+            message=detail,
+            commit=False,
         )
         notify.step_finished(rt, session, release, run.name, kind, detail, None)
         refresh_release_status(rt, session, release, actor=rt.who)

@@ -54,35 +54,32 @@ def _reload(session: Session, run: StepRun) -> StepRun:
     return fresh
 
 
-def update_held(session: Session, run: StepRun, owner: str, **values: Any) -> StepRun | None:
-    """Write to a run we hold; None (and nothing written) if our lease was lost."""
-    statement = (
-        update(StepRun)
-        .where(
-            col(StepRun.id) == run.id,
-            col(StepRun.lease_owner) == owner,
-            col(StepRun.revision) == run.revision,
-        )
-        .values(revision=StepRun.revision + 1, **values)
-    )
-    result = session.execute(statement)
-    session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return _reload(session, run)
+def update_held(session: Session, run: StepRun, owner: str, *, commit: bool = True, **values: Any) -> StepRun | None:
+    """Write to a run we hold; None (and nothing written) if our lease was lost.
+
+    With ``commit=False`` the caller commits, so that what else it records (events, outbox messages)
+    lands in the same transaction as the new state, or not at all.
+    """
+    return _guarded_update(session, run, col(StepRun.lease_owner) == owner, commit=commit, values=values)
 
 
-def update_unheld(session: Session, run: StepRun, **values: Any) -> StepRun | None:
+def update_unheld(session: Session, run: StepRun, *, commit: bool = True, **values: Any) -> StepRun | None:
     """A person's change (retry, skip, approve) to a run nobody holds; None if it changed meanwhile."""
-    statement = (
-        update(StepRun)
-        .where(col(StepRun.id) == run.id, col(StepRun.revision) == run.revision)
-        .values(revision=StepRun.revision + 1, **values)
-    )
-    result = session.execute(statement)
-    session.commit()
+    return _guarded_update(session, run, None, commit=commit, values=values)
+
+
+def _guarded_update(
+    session: Session, run: StepRun, extra: Any, *, commit: bool, values: dict[str, Any]
+) -> StepRun | None:
+    conditions = [col(StepRun.id) == run.id, col(StepRun.revision) == run.revision]
+    if extra is not None:
+        conditions.append(extra)
+    result = session.execute(update(StepRun).where(*conditions).values(revision=StepRun.revision + 1, **values))
     if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
         return None
+    if commit:
+        session.commit()
     return _reload(session, run)
 
 
