@@ -113,6 +113,17 @@ def test_cut_when_branch_is_elsewhere_is_a_conflict_and_untouched_unless_forced(
     assert g.heads(remote)["integration202109"] == new
 
 
+def test_an_integration_branch_that_moved_on_from_the_cut_is_never_rewound(remote, url):
+    cut = git.cut_branch(url, "integration202109", "master").sha
+    backport = g.commit_on(remote, "integration202109", {"fix.txt": "fix\n"}, "Backport a fix (#99)")
+    before = g.all_refs(remote)
+
+    for force in (False, True):
+        result = git.cut_branch(url, "integration202109", "master", force=force, expected_sha=cut)
+        assert (result.status, result.sha, result.previous_sha, result.ok) == ("advanced", cut, backport, True)
+    assert g.all_refs(remote) == before  # the backport is still on the branch
+
+
 def test_cut_push_rejected_raises_and_leaves_remote_alone(remote, url):
     before = g.all_refs(remote)
     g.reject_pushes(remote, "pushes are frozen")

@@ -129,6 +129,21 @@ def test_a_branch_found_elsewhere_is_a_conflict_until_forced(thor: Thor) -> None
     assert moved in [e["message"] for e in log]
 
 
+def test_a_forced_re_run_keeps_what_was_merged_into_the_integration_branch(thor: Thor) -> None:
+    assert thor.split().exit_code == 0
+    fence = thor.remotes["uc-cdis/fence"]
+    cut = thor.heads("uc-cdis/fence")[BRANCH]
+    backport = g.commit_on(fence, BRANCH, {"fix.txt": "fix\n"}, "Backport a fix (#99)")
+
+    forced = thor.split("--force")
+    assert forced.exit_code == 0, (forced.stdout, forced.stderr)
+    assert thor.heads("uc-cdis/fence")[BRANCH] == backport  # not rewound to the cut
+    assert thor.step()["detail"] == "3 repos: 1 already cut and moved on, 2 already there"
+    fence_result = thor.results()["uc-cdis/fence"]
+    assert (fence_result["sha"], fence_result["data"]["cut_sha"]) == (cut, cut)  # notes still end at the cut
+    assert fence_result["detail"] == f"{BRANCH} cut at {cut[:7]} (master), since moved on to {backport[:7]}"
+
+
 def test_force_option_moves_a_branch_found_elsewhere(run_thor, tmp_path) -> None:  # type: ignore[no-untyped-def]
     thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", "[steps.split-branch]\nforce = true\n")
     indexd = thor.remotes["uc-cdis/indexd"]

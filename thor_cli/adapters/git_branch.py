@@ -7,12 +7,14 @@ from typing import Literal
 
 from thor_cli.adapters.git_base import GitError, head_ref, is_sha, ls_remote, repo_label, scratch, short
 
-CutStatus = Literal["created", "exists", "conflict", "moved"]
+CutStatus = Literal["created", "exists", "advanced", "conflict", "moved"]
 
 
 @dataclass(frozen=True)
 class CutResult:
-    status: CutStatus  # created | exists | moved: the branch is at ``sha``; conflict: untouched, elsewhere
+    # created | exists | moved: the branch is at ``sha``; advanced: it contains ``sha`` and has moved on
+    # (pull requests into the integration branch); conflict: untouched, elsewhere
+    status: CutStatus
     sha: str  # where the branch is cut (or should have been, for a conflict)
     detail: str
     previous_sha: str | None = None  # where the branch was before (moved), or is (conflict)
@@ -56,6 +58,10 @@ def cut_branch(
     current = refs.get(target_ref)
     if current == sha:
         return CutResult("exists", sha, f"{branch} already at {short(sha)}")
+    if current and _contains(repo_url, current, sha):
+        # Work merged into the integration branch after the cut: rewinding it would throw that work away.
+        detail = f"{branch} contains {short(sha)} and has moved on to {short(current)}; left as it is"
+        return CutResult("advanced", sha, detail, current)
     if current and not force:
         return _conflict(branch, sha, current)
 
@@ -75,6 +81,13 @@ def cut_branch(
     if now and now != current and not force:
         return _conflict(branch, sha, now)
     raise GitError(f"{label}: push of {branch} rejected: {pushed.summary}")
+
+
+def _contains(repo_url: str, tip: str, sha: str) -> bool:
+    """Whether ``sha`` is an ancestor of ``tip`` (a blob-less fetch of ``tip``'s history, trees and commits only)."""
+    with scratch(repo_url) as repo:
+        repo.fetch(tip)
+        return repo.git("merge-base", "--is-ancestor", sha, tip, check=False).returncode == 0
 
 
 def _conflict(branch: str, sha: str, current: str) -> CutResult:

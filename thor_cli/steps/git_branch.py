@@ -28,7 +28,7 @@ from thor_cli.steps.repo_fanout import (
     to_retry,
 )
 
-_KINDS = {"created": "created", "exists": "already there", "moved": "moved"}
+_KINDS = {"created": "created", "exists": "already there", "advanced": "already cut and moved on", "moved": "moved"}
 
 
 class SplitBranchOptions(BaseModel):
@@ -112,6 +112,8 @@ def _cut(ctx: StepContext, repo: Repo, branch: str, previous: RepoRecord | None,
         ctx.log(f"{repo.name}: {detail} (forced)")
     elif result.status == "exists":
         detail = f"{branch} already at {where}"
+    elif result.status == "advanced":
+        detail = f"{branch} cut at {where}, since moved on to {short(result.previous_sha)}"
     else:
         detail = f"{branch} created at {where}"
     return RepoOutcome.success(_KINDS[result.status], detail, sha=result.sha, data=data)
