@@ -225,14 +225,3 @@ def db_dump():  # type: ignore[no-untyped-def]
     from tests.support import dump_text
 
     return dump_text
-
-
-@pytest.fixture
-def no_jira_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The jira client sleeps 1 s after creating a version; in-process tests need not wait for it."""
-    import time
-    from types import SimpleNamespace
-
-    import jira.client
-
-    monkeypatch.setattr(jira.client, "time", SimpleNamespace(sleep=lambda _seconds: None, time=time.time))

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import write_config
 from thor_cli.adapters.slack import release_metadata
 
@@ -21,7 +19,6 @@ def command(script: str) -> str:
     return f'uses = "command"\nrun = ["sh", "-c", "{script}"]\n'
 
 
-@pytest.mark.usefixtures("no_jira_sleep")
 def test_a_month_of_ticks(
     run_thor, tmp_path: Path, database_url: str, jira_fake, jenkins_fake, slack_fake, slack_broadcasts
 ) -> None:

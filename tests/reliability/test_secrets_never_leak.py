@@ -28,8 +28,6 @@ from tests.fakes.slack_server import FakeSlack
 from tests.reliability.helpers import FEATURE_FREEZE, JOB, VERSION, Cli, services_toml
 from tests.support import dump_text, isolate_git
 
-pytestmark = pytest.mark.usefixtures("no_jira_sleep")
-
 JIRA_USER, JENKINS_USER = "thor-bot@example.org", "thor-bot"
 TOKENS = {
     "THOR_JIRA_TOKEN": "tok-jira-5ecr3t-8d1f0c",

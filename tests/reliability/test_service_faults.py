@@ -31,8 +31,6 @@ from tests.reliability.helpers import (
 )
 from tests.support import STEP_NAMES, steps_toml
 
-pytestmark = pytest.mark.usefixtures("no_jira_sleep")
-
 TIMEOUT = 0.5  # seconds: what thor.toml gives every service; a "slow" fake answers after twice that
 GIT_STEPS = {
     "split-branch": 'uses = "command"\nrun = ["sh", "-c", "echo split {integration_branch} >> side.txt"]',

@@ -12,8 +12,6 @@ from tests.fakes.jira_server import FakeJira
 VERSION = "2021.09"  # feature freeze Fri 2021-09-10, code freeze Fri 2021-09-24
 WRONG_TOKEN = "wrong-jira-token-5f3a9c"
 
-pytestmark = pytest.mark.usefixtures("no_jira_sleep")
-
 
 class Thor:
     def __init__(self, run_thor, tmp_path: Path, database_url: str, fake: FakeJira, extra: str = "") -> None:  # type: ignore[no-untyped-def]
