@@ -34,19 +34,12 @@ def median_seconds(commands: dict[str, list[str]], env: dict[str, str], runs: in
 def populate(url: str, count: int) -> None:
     from sqlmodel import Session
 
+    from thor_cli.pipeline import default_steps
     from thor_cli.store import open_store
     from thor_cli.store.models import Release, StepRun
 
     store = open_store(url)
-    steps = [
-        "create-jira-release",
-        "split-branch",
-        "load-tests",
-        "release-notes",
-        "merge-stable",
-        "mark-released",
-        "announce",
-    ]
+    steps = list(default_steps())  # the shipped pipeline, so the benchmark follows it
     now = datetime.now(UTC)
     with Session(store.engine) as session:
         for index in range(count):
