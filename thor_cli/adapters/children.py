@@ -8,8 +8,9 @@ make sure it goes anyway:
   Note the kernel means the parent *thread*: ``proc.run`` waits for its child in the thread that started
   it, so that thread always outlives the child.
 - A watchdog: one small process per Thor process, started with the first child, told each group's id as
-  it starts and ends. When Thor dies (even by SIGKILL) the watchdog reads end-of-file and kills every group
-  still registered, grandchildren included.
+  it starts (by the child itself, before its program runs) and ends (by Thor, once the group is gone).
+  When Thor dies (even by SIGKILL) the watchdog reads end-of-file and kills every group still registered,
+  grandchildren included.
 - The registry itself: ``live_process_groups()`` for the engine to record with a lease, and
   ``terminate_children()`` for a clean stop (SIGINT/SIGTERM): SIGTERM each group, SIGKILL after a grace.
 
@@ -33,6 +34,7 @@ _PR_SET_PDEATHSIG = 1
 _lock = threading.RLock()  # re-entrant: terminate_children may run in a signal handler of a registering thread
 _live: dict[int, subprocess.Popen[Any]] = {}
 _watchdog: subprocess.Popen[bytes] | None = None
+_retired: list[subprocess.Popen[bytes]] = []
 _prctl: Any = None
 _prctl_loaded = False
 
@@ -71,25 +73,30 @@ def terminate_children(grace: float = 2.0) -> None:
         _wait_gone(processes, 1.0)  # a process stuck in the kernel (D state) is not waited for longer
 
 
-def death_signal_preexec() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that asks the kernel to SIGKILL the child when this process dies (Linux only)."""
+def child_setup() -> Callable[[], None] | None:
+    """A ``preexec_fn``, run in the child between fork and exec: on Linux the kernel is asked to SIGKILL the
+    child the moment this process dies, and the child tells the watchdog its group itself, before the
+    program starts, so that no moment exists when Thor could die with the group unknown to the watchdog."""
     prctl = _load_prctl()
-    if prctl is None:
+    watchdog = _watchdog_fd()
+    if prctl is None and watchdog is None:
         return None
     parent = os.getpid()
 
-    def set_death_signal() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the line above: no signal will come
-            os.kill(os.getpid(), signal.SIGKILL)
+    def setup() -> None:
+        if watchdog is not None:
+            os.write(watchdog, b"+%d\n" % os.getpid())  # one write under PIPE_BUF: never interleaved
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before the line above: no signal will come
+                os.kill(os.getpid(), signal.SIGKILL)
 
-    return set_death_signal
+    return setup
 
 
 def register(process: subprocess.Popen[Any]) -> None:
     with _lock:
         _live[process.pid] = process
-        _tell(f"+{process.pid}\n")
 
 
 def unregister(process: subprocess.Popen[Any]) -> None:
@@ -187,29 +194,34 @@ def _load_prctl() -> Any:
     return _prctl
 
 
-def _tell(line: str) -> None:
-    """Tell the watchdog (started, or restarted with the whole registry, as needed). Called under the lock."""
+def _watchdog_fd() -> int | None:
+    """The watchdog's stdin, starting it (and telling it every registered group) when it is not running."""
     global _watchdog
-    for _ in range(2):
-        fresh = _watchdog is None or _watchdog.poll() is not None
-        if fresh:
+    with _lock:
+        if _watchdog is None or _watchdog.poll() is not None:
+            if _watchdog is not None:
+                _retired.append(_watchdog)  # keep its pipe open: no new file may take its descriptor number
             _watchdog = _start_watchdog()
             if _watchdog is None:
-                return
-        text = "".join(f"+{pgid}\n" for pgid in _live) if fresh else line
-        try:
-            assert _watchdog.stdin is not None
-            _watchdog.stdin.write(text.encode())
-            _watchdog.stdin.flush()
-            return
-        except (OSError, ValueError):
-            _watchdog = None
+                return None
+            _tell("".join(f"+{pgid}\n" for pgid in _live))
+        return _watchdog.stdin.fileno() if _watchdog.stdin else None
+
+
+def _tell(text: str) -> None:
+    if not text or _watchdog is None or _watchdog.stdin is None:
+        return
+    with contextlib.suppress(OSError, ValueError):  # a dead watchdog is replaced at the next start
+        os.write(_watchdog.stdin.fileno(), text.encode())
 
 
 def _start_watchdog() -> subprocess.Popen[bytes] | None:
     try:
+        from thor_cli.secrets import child_environment
+
         return subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", _WATCHDOG_CODE],
+            env=child_environment(),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

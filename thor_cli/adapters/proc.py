@@ -92,7 +92,7 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=children.death_signal_preexec(),
+            preexec_fn=children.child_setup(),
         )
     except FileNotFoundError:
         raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="") from None
