@@ -128,7 +128,7 @@ def test_ten_repositories_failing_for_one_cause_say_it_once(server, tmp_path, mo
     toml = (
         f'[repos]\nnames = [{listed}]\nurl = "http://127.0.0.1:{server.port}/{{repo}}.git"\n\n'
         '[github]\napi_url = "http://127.0.0.1:9/api"\nallow_http = true\ntoken_hosts = ["127.0.0.1"]\n'
-        + steps_toml(only("split-branch") | {"split-branch": 'max_attempts = 1\n'})
+        + steps_toml(only("split-branch") | {"split-branch": "max_attempts = 1\n"})
     )
     config = write_config(tmp_path / "thor.toml", toml, f"sqlite:///{tmp_path / 'thor.db'}")
     result = run_thor("--config", config, "tick", "--now", "2021-09-10")
