@@ -59,3 +59,16 @@ def test_a_malformed_database_url_is_one_line_exit_2_and_never_shows_the_passwor
     assert "is malformed: its user or password contains '@'; percent-encode it" in everything
     if args != ["doctor"]:
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("thor: ")
+
+
+def test_a_huge_server_answer_is_cut_before_redaction_and_a_secret_at_the_cut_never_shows(monkeypatch):
+    from thor_cli.adapters.net import one_line
+
+    token = "xoxb-5ecr3t-abcdef-123456"
+    monkeypatch.setenv("THOR_SLACK_TOKEN", token)
+    started = time.perf_counter()
+    assert len(one_line("x" * 4_000_000)) == 300  # old: the whole answer was redacted first (minutes)
+    assert time.perf_counter() - started < 1.0
+    for at in range(0, 1400, 3):  # the token at every position around the cut
+        shown = one_line("a" * at + token + " b" * 3000)
+        assert not any(token[i : i + 6] in shown for i in range(len(token) - 6)), (at, shown)
