@@ -139,7 +139,15 @@ def explain(output: str, url: str) -> str | None:
             if needle in found:
                 return cause.format(origin=origin)
         return None
+    if not _is_ssh(url):
+        return None
     for needle, cause in _SSH:
         if needle in found:
             return cause.format(origin=origin)
     return None
+
+
+def _is_ssh(url: str) -> bool:
+    text = url.strip()
+    scheme = urlsplit(text).scheme.lower()
+    return scheme in ("ssh", "git+ssh", "ssh+git") or (not scheme and bool(_SCP.match(text)) and "\\" not in text)
