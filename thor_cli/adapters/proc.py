@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import time
@@ -82,6 +83,9 @@ def run(
     shown = _mask(" ".join(argv), masked)
     if cwd is not None and not Path(cwd).is_dir():
         raise CommandError(f"working directory not found: {cwd}", argv=argv, returncode=None, output="")
+    # Looked up before forking: a child whose exec fails has already told the watchdog its pid.
+    if "/" not in argv[0] and shutil.which(argv[0], path=(env or {}).get("PATH")) is None:
+        raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="")
     try:
         # A session of its own, so a timeout kills the whole tree (sh -c "...; sleep" leaves no orphan).
         process = subprocess.Popen(
