@@ -162,7 +162,8 @@ def test_terminate_children_stops_every_group_term_first_then_kill(tmp_path):
     thread = threading.Thread(target=run)
     thread.start()
     (pid,) = wait_for(lambda: pids_in(ready, 1), what="the child to start")
-    assert pid in proc.live_process_groups()  # its own session: group id == its pid
+    # Its own session: group id == its pid; registered once Popen has returned in the thread.
+    wait_for(lambda: pid in proc.live_process_groups(), what="the group to be registered")
     started = time.monotonic()
     proc.terminate_children(grace=0.3)
     assert time.monotonic() - started < 0.3 + 1.5
