@@ -48,6 +48,8 @@ _ICONS = {
     "approved": "✅",
     "failed": "❌",
     "retry": "🔁",
+    "recovered": "♻️",
+    "interrupted": "⏸️",
     "waiting": "⏳",
     "skipped": "⏭️",
     "started": "▶️",
