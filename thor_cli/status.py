@@ -62,9 +62,12 @@ def releases_overview(rt: Runtime) -> list[dict[str, Any]]:
 
 
 def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
+    from thor_cli.notify import undeliverable
+
     release = require_release(rt, version)
     with rt.store.session() as session:
         runs = queries.step_runs(session, release.id)  # type: ignore[arg-type]
+        set_aside = undeliverable(session, release.id)
     now = rt.clock.now()
     steps = []
     for step in rt.pipeline.enabled:
@@ -91,6 +94,8 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
         "integration_branch": release.integration_branch,
         "rescheduled": release.rescheduled,
         "steps": steps,
+        # Slack messages given up on (refused for good), newest first: kept with the error Slack gave.
+        "undelivered_messages": [{"text": m.text, "error": m.last_error} for m in set_aside],
     }
 
 

@@ -39,6 +39,7 @@ class FakeSlack(FakeServer):
         self.updates: list[dict[str, Any]] = []  # every accepted chat.update: {"channel", "ts", "text"}
         self.calls: list[str] = []  # Slack method of every authenticated call, e.g. "chat.postMessage"
         self._last_ts_us = 0
+        self.refusals: list[tuple[str, str]] = []  # (text fragment, error): chat.postMessage refuses such messages
         self.route("*", r"/api/([\w.]+)", self._api)
 
     # -- test controls and inspection ------------------------------------------------------------
@@ -158,11 +159,20 @@ class FakeSlack(FakeServer):
             is_enterprise_install=False,
         )
 
+    def refuse(self, fragment: str, error: str = "msg_too_long") -> None:
+        """Refuse every message whose text contains ``fragment`` with ``error``, as Slack refuses a message that
+        is too long or has invalid blocks."""
+        with self.lock:
+            self.refusals.append((fragment, error))
+
     def _post_message(self, params: dict[str, Any]) -> Response:
         channel = self._channel_id(params.get("channel"))
         if channel is None:
             return self._fail("channel_not_found")
         text, blocks = params.get("text"), _maybe_json(params.get("blocks"))
+        for fragment, error in self.refusals:
+            if fragment in (text or ""):
+                return self._fail(error)
         if not text and not blocks:
             return self._fail("no_text")
         thread_ts = params.get("thread_ts") or None

@@ -69,6 +69,13 @@ def status(
     ]
     columns = ("Step", "Status", "Attempts", "Started (UTC)", "Finished (UTC)", "Detail / link")
     render.emit(heading, columns, rows)
+    undelivered = detail["undelivered_messages"]
+    if undelivered:
+        count = len(undelivered)
+        render.warn(
+            f"thor: {count} Slack message{'s' if count > 1 else ''} could not be delivered for {detail['version']}: "
+            f"{undelivered[0]['error']} (see `thor status {detail['version']} --json`)"
+        )
 
 
 def log(

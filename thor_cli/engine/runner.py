@@ -33,7 +33,7 @@ from thor_cli.engine.holder import Holder
 from thor_cli.engine.reporting import Reporter
 from thor_cli.engine.scheduler import Mode
 from thor_cli.engine.transition import Happened, Turn, transition
-from thor_cli.errors import ThorError
+from thor_cli.errors import Interrupted, ThorError
 from thor_cli.pipeline import Step
 from thor_cli.releases import compute_status, release_info
 from thor_cli.runtime import Runtime
@@ -49,15 +49,6 @@ class Outcome:
     step: str
     status: str  # the run's status afterwards, or "lost" when another process claimed it first
     detail: str
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM while a step ran: its attempt was recorded as interrupted and its lease released."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.exit_code = 128 + signum
 
 
 def ensure_step_runs(rt: Runtime, release: Release) -> dict[str, StepRun]:
