@@ -120,6 +120,15 @@ class ReposConfig(Section):
 class GithubConfig(Section):
     api_url: str = "https://api.github.com"
     timeout: float = Field(default=30, gt=0)
+    token_hosts: list[str] = Field(default_factory=list)  # more hosts that get THOR_GITHUB_TOKEN (git)
+    allow_http: bool = False  # the token over plain http, to a loopback test server only
+
+    @model_validator(mode="after")
+    def _token_transport(self) -> GithubConfig:
+        from thor_cli.adapters.github import check_api_url
+
+        check_api_url(self.api_url, allow_http=self.allow_http)
+        return self
 
 
 class JiraConfig(Section):

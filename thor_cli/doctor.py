@@ -129,7 +129,10 @@ def _database(rt: Runtime) -> Check:
 
 
 def _repositories(rt: Runtime) -> list[Check]:
+    from thor_cli.adapters.git_auth import configure
     from thor_cli.repos import Repo, load_repos
+
+    configure(rt.settings)  # which hosts get THOR_GITHUB_TOKEN, as the steps do
 
     try:
         repos = load_repos(rt.settings)

@@ -168,7 +168,12 @@ def test_descriptions_from_github_are_grouped_by_section(run_thor, tmp_path, git
     github.add_pull("uc-cdis/fence", 4, "Fix pagination of the index (title on GitHub)", "Just a fix.")
     github.add_pull("uc-cdis/indexd", 5, "Speed up bulk lookups", "### Improvements\n- Bulk lookups 3x faster\n")
     github.add_pull("uc-cdis/sheepdog", 2, "Fix token refresh", "### Bug Fixes\n1. Tokens refresh on expiry\n")
-    thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", f'[github]\napi_url = "{github.url}"\n')
+    thor = Thor(
+        run_thor,
+        tmp_path,
+        f"sqlite:///{tmp_path / 'thor.db'}",
+        f'[github]\napi_url = "{github.url}"\nallow_http = true\n',
+    )
 
     assert thor.notes().exit_code == 0
     markdown = thor.path.read_text()
@@ -192,7 +197,12 @@ def test_descriptions_from_github_are_grouped_by_section(run_thor, tmp_path, git
 
 
 def test_github_down_still_writes_the_notes(run_thor, tmp_path, github: FakeGitHub) -> None:  # type: ignore[no-untyped-def]
-    thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", f'[github]\napi_url = "{github.url}"\n')
+    thor = Thor(
+        run_thor,
+        tmp_path,
+        f"sqlite:///{tmp_path / 'thor.db'}",
+        f'[github]\napi_url = "{github.url}"\nallow_http = true\n',
+    )
     github.down()
     assert thor.notes().exit_code == 0
     markdown = thor.path.read_text()
@@ -208,7 +218,7 @@ def test_github_down_still_writes_the_notes(run_thor, tmp_path, github: FakeGitH
 def test_the_token_is_never_shown(run_thor, tmp_path, github: FakeGitHub, monkeypatch, database_url) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("THOR_GITHUB_TOKEN", STRANGE_TOKEN)  # GitHub refuses it and quotes it back
     github.echo_credentials = True
-    thor = Thor(run_thor, tmp_path, database_url, f'[github]\napi_url = "{github.url}"\n')
+    thor = Thor(run_thor, tmp_path, database_url, f'[github]\napi_url = "{github.url}"\nallow_http = true\n')
     assert thor.notes().exit_code == 0
     assert thor("log", VERSION, "--json").exit_code == 0
     assert thor("notes", VERSION, "--json").exit_code == 0

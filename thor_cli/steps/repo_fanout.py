@@ -53,7 +53,11 @@ class RepoOutcome:
 
 
 def release_repos(ctx: StepContext) -> list[Repo]:
-    """The repositories of ``[repos]`` (a ``ConfigError`` for a missing repos file)."""
+    """The repositories of ``[repos]`` (a ``ConfigError`` for a missing repos file). Also tells the git adapter
+    which hosts ``THOR_GITHUB_TOKEN`` belongs to (``[github]``), before any git command runs."""
+    from thor_cli.adapters.git_auth import configure
+
+    configure(ctx.settings)
     return load_repos(ctx.settings)
 
 
@@ -170,9 +174,24 @@ def done_summary(
 
 
 def failure_summary(failed: dict[str, RepoOutcome], total: int, what: str = "failed") -> str:
-    """ "2 of 30 repos failed: uc-cdis/fence: conflict (...); uc-cdis/indexd: push rejected ..."."""
-    reasons = "; ".join(f"{name}: {_clip(o.detail)}" for name, o in failed.items())
+    """ "2 of 30 repos failed: uc-cdis/fence: conflict (...); uc-cdis/indexd: push rejected ...".
+
+    Each cause once: repositories that failed for the same reason (a rejected token, an unreachable host)
+    share one entry, "REASON (10 repos: a, b, c and 7 more)", instead of the same text ten times."""
+    by_reason: dict[str, list[str]] = {}
+    for name, outcome in failed.items():
+        by_reason.setdefault(_clip(outcome.detail), []).append(name)
+    reasons = "; ".join(
+        f"{names[0]}: {reason}" if len(names) == 1 else f"{reason} ({plural(len(names), 'repo')}: {_names(names)})"
+        for reason, names in by_reason.items()
+    )
     return f"{len(failed)} of {plural(total, 'repo')} {what}: {reasons}"
+
+
+def _names(names: list[str], shown: int = 3) -> str:
+    if len(names) <= shown + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def report_lines(outcomes: dict[str, RepoOutcome], earlier: Iterable[str] = ()) -> str:

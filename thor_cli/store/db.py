@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from thor_cli.errors import ConfigError, ServiceUnavailable
-from thor_cli.secrets import redact
+from thor_cli.secrets import redact, register_url_password, url_userinfo
 
 
 class Store:
@@ -70,7 +70,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def check_url(url: str) -> None:
+    """A URL whose user or password holds an unencoded ``@`` is refused before any driver sees it: drivers
+    split it at the first ``@`` and quote the rest of the password back as a host name."""
+    register_url_password(url)  # whatever happens next, the password is masked in every message
+    userinfo = url_userinfo(url)
+    if userinfo is not None and "@" in userinfo:
+        raise ConfigError(
+            f"the database URL {redact(url)} is malformed: its user or password contains '@'; "
+            "percent-encode it (@ is %40, : is %3A, / is %2F)"
+        )
+
+
 def make_engine(url: str) -> Engine:
+    check_url(url)
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
