@@ -68,7 +68,7 @@ class Runtime:
 
         schedule = self.settings.config.schedule
         codenames = load_codenames(self.settings.resolve(schedule.codenames)) if schedule.codenames else {}
-        return ReleaseCalendar.from_schedule(schedule, codenames)
+        return ReleaseCalendar.from_schedule(schedule, codenames, self.clock)
 
     @cached_property
     def pipeline(self) -> Pipeline:
