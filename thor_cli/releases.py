@@ -93,10 +93,15 @@ def local_midnight(day: date, rt: Runtime) -> datetime:
 
 
 def parse_day(text: str, what: str) -> date:
+    from thor_cli.clock import RANGE_TEXT, in_range
+
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"invalid {what} {text!r}: use YYYY-MM-DD") from None
+    if not in_range(day):
+        raise UsageError(f"{what} {text!r} is out of range: Thor handles dates from {RANGE_TEXT}")
+    return day
 
 
 @dataclass(frozen=True)
