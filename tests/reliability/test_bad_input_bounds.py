@@ -30,8 +30,10 @@ COMMAND_LINE = {
 }  # fmt: skip
 
 STEP = "[steps.split-branch]\n"
+NAME = "invalid repository name"
+TYPE = "Input should be a valid"
 CONFIGURATION = {
-    "timeout of 99999999999 days": (f'{STEP}timeout = "99999999999d"\n', "timeout: duration '99999999999d' is too long"),
+    "timeout of 99999999999 days": (f'{STEP}timeout = "99999999999d"\n', "duration '99999999999d' is too long"),
     "timeout of 1e300 seconds": (f"{STEP}timeout = 1e300\n", "timeout: duration 1e+300 seconds is too long"),
     "timeout of infinity": (f"{STEP}timeout = inf\n", "timeout: invalid duration inf"),
     "negative timeout": (f"{STEP}timeout = -60\n", "steps.split-branch.timeout: duration -60 is negative"),
@@ -44,19 +46,19 @@ CONFIGURATION = {
         '[schedule]\nversion = "' + "v" * 70 + '{feature_freeze:%Y.%m}"\n', "schedule.version: the rendered template"
     ),
     "a stable branch longer than the column": ('[schedule]\nstable_branch = "' + "s" * 300 + '"\n', "at most 255"),
-    "a path escape as a repository": ('[repos]\nnames = ["../../etc/passwd"]\n', "repos.names.0: invalid repository name '../../etc/passwd'"),
-    "an option as a repository": ('[repos]\nnames = ["uc-cdis/fence", "-oProxyCommand=x"]\n', "repos.names.1: invalid repository name '-oProxyCommand=x'"),
-    "a space in a repository name": ('[repos]\nnames = ["uc-cdis/a b"]\n', "repos.names.0: invalid repository name 'uc-cdis/a b'"),
+    "a path escape as a repository": ('[repos]\nnames = ["../../etc/passwd"]\n', f"names.0: {NAME} '../../etc/"),
+    "an option as a repository": ('[repos]\nnames = ["uc-cdis/fence", "-oProxy=x"]\n', f"names.1: {NAME} '-oProxy=x'"),
+    "a space in a repository name": ('[repos]\nnames = ["uc-cdis/a b"]\n', f"repos.names.0: {NAME} 'uc-cdis/a b'"),
     "an empty repository name": ('[repos]\nnames = ["uc-cdis/fence", ""]\n', "repos.names.1: empty repository name"),
     "an option as an override's url": (
         '[repos]\nnames = ["uc-cdis/fence"]\n[repos.overrides."uc-cdis/fence"]\nurl = "-oProxyCommand=x"\n',
         "repos.overrides.uc-cdis/fence.url: invalid repository url '-oProxyCommand=x'",
     ),
     "an option as the url template": ('[repos]\nurl = "-u{repo}"\n', "repos.url: invalid repository url '-u{repo}'"),
-    "an override of an impossible name": ('[repos.overrides."../x"]\nenabled = false\n', "invalid repository name '../x'"),
-    "concurrency as a string": ('[repos]\nconcurrency = "8"\n', "repos.concurrency: Input should be a valid integer (got '8')"),
-    "enabled as a string": (f'{STEP}enabled = "no"\n', "steps.split-branch.enabled: Input should be a valid boolean (got 'no')"),
-    "grace days as a float": ("[schedule]\nstart_grace_days = 2.5\n", "schedule.start_grace_days: Input should be a valid integer"),
+    "an override of an impossible name": ('[repos.overrides."../x"]\nenabled = false\n', f"{NAME} '../x'"),
+    "concurrency as a string": ('[repos]\nconcurrency = "8"\n', f"repos.concurrency: {TYPE} integer (got '8')"),
+    "enabled as a string": (f'{STEP}enabled = "no"\n', f"split-branch.enabled: {TYPE} boolean (got 'no')"),
+    "grace days as a float": ("[schedule]\nstart_grace_days = 2.5\n", f"schedule.start_grace_days: {TYPE} integer"),
     "an RRULE with no '='": ('[schedule]\nfeature_freeze = "FREQ"\n', "invalid RRULE 'FREQ': 'FREQ' is not KEY=VALUE"),
     "an RRULE with no FREQ": ('[schedule]\nfeature_freeze = "BYDAY=+2FR"\n', "FREQ is missing"),
     "an RRULE with an unknown part": ('[schedule]\ncode_freeze = "FREQ=MONTHLY;FOO=1"\n', "unknown part FOO"),
@@ -83,9 +85,7 @@ def test_a_date_or_duration_beyond_the_bounds_is_one_line_and_exit_2(run_thor, t
 
 
 @pytest.mark.parametrize("case", list(CONFIGURATION))
-def test_a_configuration_beyond_the_bounds_is_refused_before_any_write(
-    run_thor, tmp_path: Path, case: str
-) -> None:
+def test_a_configuration_beyond_the_bounds_is_refused_before_any_write(run_thor, tmp_path: Path, case: str) -> None:
     body, message = CONFIGURATION[case]
     database = tmp_path / "state" / "thor.db"
     config = write_config(tmp_path / "thor.toml", body, f"sqlite:///{database}")
