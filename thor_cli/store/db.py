@@ -84,6 +84,16 @@ def sqlite_path(url: str) -> Path | None:
     return None if path in ("", ":memory:") else Path(path).expanduser()
 
 
+def _can_create_beside(path: Path) -> bool:
+    """Whether SQLite's -wal and -shm files exist or can be created next to ``path``."""
+    import os
+
+    shm = path.with_name(path.name + "-shm")
+    if shm.exists():
+        return os.access(shm, os.R_OK)
+    return os.access(path.parent, os.W_OK | os.X_OK)
+
+
 def no_database(url: str) -> ServiceUnavailable:
     return ServiceUnavailable(f"no database at {redact(url)}: `thor db upgrade` creates it")
 
@@ -101,6 +111,10 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
                     f"cannot reach the database at {redact(url)}: unable to open database file (a directory)"
                 )
             uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+            if not _can_create_beside(path):
+                # A WAL reader needs the -shm file: where it cannot be created (a read-only directory), SQLite
+                # can only read the file as immutable. Nobody can be writing it then: a writer needs it too.
+                uri += "&immutable=1"
 
             def connect():  # type: ignore[no-untyped-def]
                 import sqlite3
