@@ -21,25 +21,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_config
-from tests.support import dump_tables, query
+from tests.support import STEP_NAMES, disabled, dump_tables, query
 
 FEATURE_FREEZE = "2021-09-10T09:00"
 # A pipeline with no outside systems: the built-in steps off, one command step on.
-PIPELINE = (
-    "".join(
-        f"\n[steps.{name}]\nenabled = false\n"
-        for name in (
-            "create-jira-release",
-            "split-branch",
-            "load-tests",
-            "release-notes",
-            "merge-stable",
-            "mark-released",
-            "announce",
-        )
-    )
-    + '\n[steps.hello]\nuses = "command"\nrun = ["true"]\non = "feature_freeze"\n'
-)
+PIPELINE = disabled(*STEP_NAMES) + '\n[steps.hello]\nuses = "command"\nrun = ["true"]\non = "feature_freeze"\n'
 READ_ONLY = {
     "status": ["status"],
     "status --json": ["status", "--json"],
