@@ -14,7 +14,6 @@ import pytest
 from tests.fakes import gitrepos as g
 from tests.fakes.gitrepos import DEFAULT_HISTORY, Tag
 from tests.support import SERVICE_STEPS, disabled, git_config, isolate_git
-from thor_cli.releases import PreviousRelease, earlier_cycles, previous_release
 
 QUIET = disabled(*SERVICE_STEPS, "load-tests") + '\n[notify]\nfile = "messages.log"\n'
 OCTOBER = "2021.10"  # feature freeze Fri 2021-10-08; 2021.09 (2021-09-10) was cancelled
@@ -59,6 +58,7 @@ def test_after_a_cancelled_month_the_notes_start_from_the_last_release_that_ship
 
 def test_the_rule_skips_every_untagged_month_and_falls_back_to_the_nearest_branch(tmp_path: Path) -> None:
     from thor_cli.config import Settings, parse_config
+    from thor_cli.releases import PreviousRelease, earlier_cycles, previous_release
 
     settings = Settings(parse_config({}), None, "sqlite://")
     candidates = earlier_cycles(settings, _info("2021.12"))
