@@ -84,7 +84,9 @@ def upgrade(engine: Engine) -> str:
     from alembic import command
     from alembic.config import Config
 
-    with engine.connect() as connection:
+    from thor_cli.store.db import database_errors
+
+    with database_errors(), engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_LOCK_KEY})
             connection.commit()
@@ -103,6 +105,7 @@ def upgrade(engine: Engine) -> str:
                 connection.commit()
         finally:
             if connection.dialect.name == "postgresql":
+                connection.rollback()  # after a failed migration: else the unlock fails and hides the cause
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_LOCK_KEY})
                 connection.commit()
     return HEAD_REVISION
