@@ -38,6 +38,8 @@ MAX_STEP_NAME = 128
 MAX_VERSION = 64
 MAX_BRANCH = 255
 MAX_CHANNEL = 128
+# Seconds per HTTP request: a finite number, at most an hour (inf or 1e300 would overflow the socket timeout).
+RequestTimeout = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
 # TOML strings are paths here: strict validation would refuse them.
 PathValue = Annotated[Path, Field(strict=False)]
 TEMPLATE_FIELDS = (
@@ -78,7 +80,7 @@ class ScheduleConfig(Section):
     integration_branch: str = "integration{feature_freeze:%Y%m}"
     stable_branch: str = "stable"
     codenames: PathValue | None = None
-    start_grace_days: int = Field(default=3, ge=0)
+    start_grace_days: int = Field(default=3, ge=0, le=366)
 
     @field_validator("timezone")
     @classmethod
@@ -164,7 +166,7 @@ class ReposConfig(Section):
 
 class GithubConfig(Section):
     api_url: str = "https://api.github.com"
-    timeout: float = Field(default=30, gt=0)
+    timeout: RequestTimeout = 30
 
 
 class JiraConfig(Section):
@@ -173,20 +175,20 @@ class JiraConfig(Section):
     description: str = "Gen3 Core Release {version}{codename_suffix}"
     create_tasks: bool = False
     subtask_type: str = "Sub-task"  # "Subtask" on Atlassian Cloud
-    timeout: float = Field(default=30, gt=0)
+    timeout: RequestTimeout = 30
     # The jira library sleeps 20-60 s between retries of a failed connection: keep a down JIRA quick to report.
     max_retries: int = Field(default=1, ge=0, le=10)
 
 
 class JenkinsConfig(Section):
     url: str | None = None
-    timeout: float = Field(default=30, gt=0)
+    timeout: RequestTimeout = 30
 
 
 class SlackConfig(Section):
     channel: str | None = Field(default=None, max_length=MAX_CHANNEL)
     base_url: str = "https://slack.com/api/"
-    timeout: float = Field(default=30, gt=0)
+    timeout: RequestTimeout = 30
     max_rate_limit_retries: int = Field(default=2, ge=0, le=10)
 
 

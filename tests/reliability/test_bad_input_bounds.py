@@ -39,6 +39,9 @@ CONFIGURATION = {
     "negative timeout": (f"{STEP}timeout = -60\n", "steps.split-branch.timeout: duration -60 is negative"),
     "zero timeout": (f'{STEP}timeout = "0s"\n', "steps.split-branch.timeout: must be longer than 0s"),
     "negative retry_after": (f"{STEP}retry_after = -1\n", "steps.split-branch.retry_after: duration -1 is negative"),
+    "a service timeout of infinity": ("[jira]\ntimeout = inf\n", "jira.timeout: Input should be a finite number"),
+    "a service timeout of 1e300": ("[slack]\ntimeout = 1e300\n", "slack.timeout: Input should be less than or equal"),
+    "grace days beyond a year": ("[schedule]\nstart_grace_days = 1000000000\n", "start_grace_days: Input should"),
     "a step name longer than the column": (
         f'[steps.{"a" * 149}]\nuses = "command"\nrun = ["true"]\n', "is 149 characters long (at most 128)"
     ),
