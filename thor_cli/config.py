@@ -68,6 +68,25 @@ def _check_length(what: str, value: str, limit: int) -> None:
         raise ValueError(f"{what} {value[:40]!r}... is {len(value)} characters long (at most {limit})")
 
 
+def _repo_name(value: str) -> str:
+    from thor_cli.repos import check_name
+
+    return check_name(value)
+
+
+# A repository name in [repos]: an error names the entry (repos.names.2, repos.overrides.NAME).
+RepoName = Annotated[str, AfterValidator(_repo_name)]
+
+
+def _branch(value: str) -> str:
+    from thor_cli.repos import check_branch
+
+    return check_branch(value)
+
+
+BranchName = Annotated[str, Field(max_length=MAX_BRANCH), AfterValidator(_branch)]
+
+
 class DatabaseConfig(Section):
     url: str | None = None
 
@@ -78,7 +97,7 @@ class ScheduleConfig(Section):
     code_freeze: str = "FREQ=MONTHLY;BYDAY=+4FR"
     version: str = "{feature_freeze:%Y.%m}"
     integration_branch: str = "integration{feature_freeze:%Y%m}"
-    stable_branch: str = "stable"
+    stable_branch: BranchName = "stable"
     codenames: PathValue | None = None
     start_grace_days: int = Field(default=3, ge=0, le=366)
 
@@ -111,31 +130,15 @@ class ScheduleConfig(Section):
         _check_length("the rendered template", rendered, limit)
         return value
 
-    @field_validator("stable_branch")
-    @classmethod
-    def _stable_branch(cls, value: str) -> str:
-        _check_length("stable_branch", value, MAX_BRANCH)
-        return value
-
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
 
-def _repo_name(value: str) -> str:
-    from thor_cli.repos import check_name
-
-    return check_name(value)
-
-
-# A repository name in [repos]: an error names the entry (repos.names.2, repos.overrides.NAME).
-RepoName = Annotated[str, AfterValidator(_repo_name)]
-
-
 class RepoOverride(Section):
     url: str | None = None
-    source_branch: str | None = None
-    stable_branch: str | None = None
+    source_branch: BranchName | None = None
+    stable_branch: BranchName | None = None
     enabled: bool = True
 
     @field_validator("url")
@@ -150,7 +153,7 @@ class ReposConfig(Section):
     names: list[RepoName] = Field(default_factory=list)
     file: PathValue | None = None
     url: str = "https://github.com/{repo}.git"
-    source_branch: str | None = None
+    source_branch: BranchName | None = None
     concurrency: int = Field(default=8, ge=1, le=64)
     overrides: dict[RepoName, RepoOverride] = Field(default_factory=dict)
 

@@ -35,6 +35,13 @@ def check_name(name: str, where: str = "") -> str:
     return name
 
 
+def check_branch(branch: str) -> str:
+    """A branch name from the configuration: git would take a leading "-" as an option."""
+    if not branch.strip() or branch.startswith("-") or any(c.isspace() or ord(c) < 32 for c in branch):
+        raise ValueError(f"invalid branch name {branch!r} (it must not be empty, start with '-' or contain spaces)")
+    return branch
+
+
 def check_url(url: str) -> str:
     """A clone URL (or template): git would take a leading "-" as an option, and whitespace is never meant."""
     if not url.strip() or url.startswith("-") or any(c.isspace() or ord(c) < 32 for c in url):

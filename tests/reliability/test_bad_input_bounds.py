@@ -57,6 +57,7 @@ CONFIGURATION = {
         '[repos]\nnames = ["uc-cdis/fence"]\n[repos.overrides."uc-cdis/fence"]\nurl = "-oProxyCommand=x"\n',
         "repos.overrides.uc-cdis/fence.url: invalid repository url '-oProxyCommand=x'",
     ),
+    "an option as a branch": ('[repos]\nsource_branch = "--upload-pack=x"\n', "invalid branch name '--upload-pack=x'"),
     "an option as the url template": ('[repos]\nurl = "-u{repo}"\n', "repos.url: invalid repository url '-u{repo}'"),
     "an override of an impossible name": ('[repos.overrides."../x"]\nenabled = false\n', f"{NAME} '../x'"),
     "concurrency as a string": ('[repos]\nconcurrency = "8"\n', f"repos.concurrency: {TYPE} integer (got '8')"),
@@ -97,6 +98,17 @@ def test_a_configuration_beyond_the_bounds_is_refused_before_any_write(run_thor,
         assert result.exit_code == 2, (args, result.stdout, result.stderr)
         assert message in one_line(result)
     assert not database.parent.exists()
+
+
+def test_durations_are_bounded_and_negative_ones_read_as_negative() -> None:
+    from datetime import timedelta
+
+    from thor_cli.durations import MAX_DURATION, format_duration, parse_duration
+
+    assert format_duration(timedelta(seconds=-60)) == "-1m"  # was "-1d23h59m"
+    assert parse_duration("3650d") == MAX_DURATION
+    with pytest.raises(ValueError, match="too long"):
+        parse_duration("3650d1s")
 
 
 def test_the_widest_dates_thor_accepts_still_work(run_thor, tmp_path: Path) -> None:
