@@ -99,7 +99,8 @@ def test_a_bad_configuration_exits_2(run_thor, tmp_path: Path) -> None:
     config = write_config(tmp_path / "thor.toml", "[jira]\nurl = 3\n")
     result = doctor(run_thor, config, "--json")
     assert result.exit_code == 2
-    assert statuses(result) == {"configuration": ("FAIL", f"{config}: jira.url: Input should be a valid string")}
+    expected = f"{config}: jira.url: Input should be a valid string (got 3)"
+    assert statuses(result) == {"configuration": ("FAIL", expected)}
 
 
 def test_an_unreachable_service_exits_3(run_thor, tmp_path: Path, services: str, jenkins_fake) -> None:

@@ -3,7 +3,7 @@
 Layout of a sandbox (names in ``thor_cli.demo``)::
 
     thor.toml                 the configuration: SQLite, file:// repositories, local notifier, no JIRA
-    thor.db                   the SQLite database (created by the first thor command)
+    thor.db                   the SQLite database (created empty with the sandbox, as `thor db upgrade` does)
     remotes/uc-cdis/NAME.git  bare repositories standing in for GitHub
     scripts/load-tests.py     the command standing in for the Jenkins load tests
     slack-messages.log        what would have gone to Slack (written by the notifier)
@@ -136,6 +136,10 @@ def build(root: Path) -> Sandbox:
     script.write_text(LOAD_TESTS_SCRIPT, encoding="utf-8")
     script.chmod(0o755)
     sandbox.config.write_text(config_text(sandbox), encoding="utf-8")
+    # Commands that only read (a first `thor tick --dry-run`, `thor status`) never create the database.
+    from thor_cli.store.db import open_store
+
+    open_store(f"sqlite:///{sandbox.database}").dispose()
     return sandbox
 
 
