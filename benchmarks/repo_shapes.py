@@ -114,7 +114,8 @@ class _Stream:
         self.out.write(b"blob\nmark :%d\ndata %d\n%s\n" % (mark, len(payload), payload))
         return mark
 
-    def commit(self, ref: str, message: str, parents: list[str], changes: dict[str, int | None]) -> int:
+    def commit(self, ref: str, message: str, parents: list[str], changes: dict[str, int | None]) -> str:
+        """Write a commit; returns its mark as fast-import names it (``:N``)."""
         mark = self._next()
         self.when += 1800
         body = message.encode()
@@ -128,11 +129,11 @@ class _Stream:
         for path, blob in changes.items():
             self.out.write(f"D {path}\n".encode() if blob is None else f"M 100644 :{blob} {path}\n".encode())
         self.out.write(b"\n")
-        return mark
+        return f":{mark}"
 
-    def tag(self, name: str, mark: int, message: str) -> None:
+    def tag(self, name: str, commit: str, message: str) -> None:
         body = message.encode()
-        self.out.write(f"tag {name}\nfrom :{mark}\ntagger {IDENTITY} {self.when} +0000\n".encode())
+        self.out.write(f"tag {name}\nfrom {commit}\ntagger {IDENTITY} {self.when} +0000\n".encode())
         self.out.write(f"data {len(body)}\n".encode() + body + b"\n")
 
 
@@ -160,13 +161,13 @@ def generate(shape: Shape, dest: Path) -> None:
         initial[path] = stream.blob(_join(files[path]))
     for i in range(shape.binaries):
         initial[f"docs/img/figure_{i}.png"] = stream.blob(rng.randbytes(rng.randint(60_000, 250_000)))
-    master = ":%d" % stream.commit("refs/heads/master", "Initial commit\n", [], initial)
+    master = stream.commit("refs/heads/master", "Initial commit\n", [], initial)
     editable = [p for p in files if not p.startswith("service/resources/fixtures/")]
     for number in range(1, shape.prs + 1):
         if rng.random() < 0.12:  # a direct commit: a version bump, a typo
             path = rng.choice(editable)
             blob = stream.blob(_join(_edit(rng, text, files[path])))
-            master = ":%d" % stream.commit("refs/heads/master", f"Update {path}\n", [master], {path: blob})
+            master = stream.commit("refs/heads/master", f"Update {path}\n", [master], {path: blob})
         changed: dict[str, int | None] = {}
         side = master
         for _ in range(rng.choice([1, 1, 2, 2, 3])):
@@ -189,18 +190,18 @@ def generate(shape: Shape, dest: Path) -> None:
             if rng.random() < 0.2:  # a changelog entry, at the end
                 files["CHANGELOG.md"] = [*files["CHANGELOG.md"], f"- change number {number}"]
                 step["CHANGELOG.md"] = stream.blob(_join(files["CHANGELOG.md"]))
-            side = ":%d" % stream.commit("refs/heads/pr", f"Change {number}\n", [side], step)
+            side = stream.commit("refs/heads/pr", f"Change {number}\n", [side], step)
             changed.update(step)
         title = f"Change {number}"
         if rng.random() < 0.15:  # squash-merged
             squash = f"{title} (#{number})\n"
-            master = ":%d" % stream.commit("refs/heads/master", squash, [master], changed)
+            master = stream.commit("refs/heads/master", squash, [master], changed)
         else:
             message = f"Merge pull request #{number} from uc-cdis/feat/change-{number}\n\n{title}\n"
-            master = ":%d" % stream.commit("refs/heads/master", message, [master, side], changed)
+            master = stream.commit("refs/heads/master", message, [master, side], changed)
         if number % 45 == 0:
             tag = f"{2015 + number // 540}.{(number // 45) % 12 + 1:02d}"
-            stream.tag(tag, int(master[1:]), f"Gen3 Core Release {tag}\n")
+            stream.tag(tag, master, f"Gen3 Core Release {tag}\n")
     process.stdin.close()
     if process.wait() != 0:
         assert process.stderr is not None

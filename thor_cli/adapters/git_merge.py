@@ -263,9 +263,13 @@ def merge_and_tag(
             text = f"Merge branch '{integration_branch}' into {stable_branch}"
             args = ["commit-tree", tree, "-p", plan.stable_sha or "", "-p", plan.integration_sha, "-m", text]
             target = repo.git(*args).stdout.strip()
-        elif target not in repo.commits:
-            repo.fetch_objects(target or "", filter="tree:0", depth=1)  # the commit the tag points at
-            repo.commits.add(target or "")
+        else:
+            # The commit the tag points at, and stable's: without it, git push would fetch stable's whole
+            # history lazily to see whether the update is a fast-forward.
+            wanted = [c for c in (target, stable_now) if c and c not in repo.commits]
+            if wanted:
+                repo.fetch_objects(*wanted, filter="tree:0", depth=1)
+                repo.commits.update(wanted)
         moved = refs.get(iref)
         if moved and moved != plan.integration_sha and moved not in repo.commits:
             # A pull request landed on the integration branch since the plan: without its tip the push
