@@ -9,7 +9,9 @@ load touches all of them alike), each on fresh copies of the same repositories:
   database, ``--workers`` repositories at a time;
 - old: the scripts Thor replaced: for each repository in turn, ``git clone``, ``git checkout -b``, ``git push``;
   then ``git clone``, ``git merge --no-ff``, ``git tag -a``, ``git push``;
-- floor: ``floor_git.py``, a bare-bones parallel script doing the least transfer the same work allows.
+- floor: ``floor_git.py``, a bare-bones parallel script doing the least transfer the same work allows;
+- before (with ``--before-src DIR``): Thor's commands run from another source tree, e.g. an earlier commit
+  exported with ``git archive COMMIT thor_cli | tar -x -C DIR``, to compare a change in the same run.
 
 The repositories (``repo_shapes.py``) are of Gen3's size and shape: about 3,000 commits, 250-500 files in
 nested folders, pull request merges, release tags, stable 30-60 merges behind master, and in a third of
@@ -87,7 +89,7 @@ def timed(func) -> float:  # type: ignore[no-untyped-def]
 
 
 def measure_thor(run: Run, env: dict[str, str] | None = None) -> tuple[float, float]:
-    run.thor("release", "start", VERSION, "--now", FEATURE_FREEZE)
+    run.thor("release", "start", VERSION, "--now", FEATURE_FREEZE, env=env)
     cut = timed(lambda: run.thor("step", "split-branch", VERSION, "--now", FEATURE_FREEZE, env=env))
     merge = timed(lambda: run.thor("step", "merge-stable", VERSION, "--now", CODE_FREEZE, env=env))
     check(run, "integration202109", VERSION)
@@ -136,7 +138,13 @@ def check(run: Run, branch: str, tag: str) -> None:
         sh(*git, "merge-base", "--is-ancestor", branch, "stable")
 
 
-WAYS = {"thor": measure_thor, "floor": measure_floor, "old": measure_old}
+def measure_before(run: Run) -> tuple[float, float]:
+    """Thor as it was: the same commands with another source tree first on the path (``--before-src``)."""
+    return measure_thor(run, env={**os.environ, "PYTHONPATH": BEFORE_SRC[0]})
+
+
+BEFORE_SRC: list[str] = []
+WAYS = {"thor": measure_thor, "floor": measure_floor, "old": measure_old, "before": measure_before}
 
 
 def profile(run: Run) -> dict[str, dict[str, tuple[int, float]]]:
@@ -173,8 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ways", default="thor,floor,old", help="which of thor, floor, old to measure")
     parser.add_argument("--cache-dir", help="where the generated repositories are kept (default: XDG cache)")
     parser.add_argument("--profile", action="store_true", help="add a traced Thor round: where the time goes")
+    parser.add_argument(
+        "--before-src",
+        help="a source tree of an earlier Thor (e.g. from git archive): measured too, as the way 'before'",
+    )
     args = parser.parse_args(argv)
     ways = [w for w in args.ways.split(",") if w]
+    if args.before_src:
+        BEFORE_SRC.append(str(Path(args.before_src).resolve()))
+        ways.append("before")
 
     root = Path(tempfile.mkdtemp(prefix="thor-bench-git-"))
     home = root / "home"
@@ -248,6 +263,9 @@ def report(times: dict[str, dict[str, list[float]]], repos: int) -> None:
     if "floor" in med:
         for op, step in (("cut", "split-branch"), ("merge", "merge-stable")):
             print(f"  Thor {step} / floor:       {thor[op] / med['floor'][op]:6.2f}x")
+    if "before" in med:
+        for op, step in (("cut", "split-branch"), ("merge", "merge-stable")):
+            print(f"  Thor {step} before / now:  {med['before'][op] / thor[op]:6.2f}x")
 
 
 def report_profile(found: dict[str, dict[str, tuple[int, float]]], repos: int, times: dict) -> None:  # type: ignore[type-arg]

@@ -5,9 +5,9 @@ already on another commit leaves the remote untouched. Conflicts are reported, n
 
 What is fetched is the least each case needs (see docs/performance.md for the measurements):
 
-- the relation of the two branches comes from commits only (``--filter=tree:0``), first the last
-  ``HISTORY_WINDOW`` commits of each, the whole history only when that window does not show stable to be
-  behind (or ahead of) the integration branch;
+- the relation of the two branches comes from commits only (``--filter=tree:0``): the last
+  ``HISTORY_WINDOW`` commits of each, and the whole history only when that window cannot tell (stable
+  further behind, or a merge base the window cannot prove to be the true one);
 - a fast-forward (or a new stable branch, or stable already containing the branch) needs nothing more: the
   push sends the tag object alone;
 - a real merge fetches, in one round trip, the trees of the two tips and of their merge bases (no file
@@ -183,30 +183,46 @@ def _examine(repo: _Scratch, stable: str, integration: str) -> tuple[PlanKind, s
     """(kind, tree, conflicts) for two commits, fetching into ``repo`` only what telling them apart needs."""
     repo.fetch_objects(stable, integration, filter="tree:0", depth=HISTORY_WINDOW)
     repo.commits.update((stable, integration))
-    kind = _relation(repo, stable, integration)
-    if kind is None:  # the window did not show them related: the whole history (commits only) decides
+    kind, bases = _relation(repo, stable, integration)
+    if kind is None:  # the window cannot tell: the whole history (commits only) decides
         repo.fetch_objects(stable, integration, filter="tree:0", unshallow=True)
-        kind = _relation(repo, stable, integration)
+        kind, bases = _relation(repo, stable, integration)
     if kind != "merge":
         return kind or "merge", None, []
-    bases = repo.git("merge-base", "--all", stable, integration, check=False).stdout.split()
     listed = repo.git("log", "--no-walk=unsorted", "--format=%T", stable, integration, *bases, what="log")
     repo.fetch_objects(*listed.stdout.split(), filter="blob:none")  # every tree merge-tree reads, at once
     tree, conflicts = _merge_tree(repo, stable, integration)
+    # The merge base is known and every commit below the window is below it: the push needs no more
+    # history. Without this, git would push from a shallow repository, reading the trees of every commit
+    # the remote has a branch on (each a lazy fetch); as a complete one it reads only the merge's parents'.
+    (repo.path / "shallow").unlink(missing_ok=True)
     return ("conflict" if conflicts else "merge"), tree, conflicts
 
 
-def _relation(repo: _Scratch, stable: str, integration: str) -> PlanKind | None:
-    """From the commits fetched: up-to-date, fast-forward, merge, or None when a shallow window cannot tell.
+def _relation(repo: _Scratch, stable: str, integration: str) -> tuple[PlanKind | None, list[str]]:
+    """(up-to-date, fast-forward or merge, the merge bases) from the commits fetched; None when a shallow
+    window cannot tell.
 
-    An ancestry found in a shallow window is real (every parent link in it is), so only "merge" needs the
-    whole history: the true merge bases may lie beyond the window."""
-    base = repo.merge_base(stable, integration)
-    if base == integration:
-        return "up-to-date"
-    if base == stable:
-        return "fast-forward"
-    return None if repo.shallow else "merge"
+    An ancestry found in a shallow window is real (every parent link in it is). A merge base found there
+    is the true one when it is the only one and every commit where the window stops is one of its
+    ancestors: then every commit left out is an ancestor of it too, so none can be a better common
+    ancestor, nor make it redundant. Otherwise the whole history decides."""
+    result = repo.git("merge-base", "--all", stable, integration, check=False)
+    if result.returncode not in (0, 1):
+        raise GitError(f"{repo.label}: merge-base failed: {summarize(result.output)}", output=result.output)
+    bases = result.stdout.split()
+    if bases == [integration]:
+        return "up-to-date", bases
+    if bases == [stable]:
+        return "fast-forward", bases
+    if not repo.shallow:
+        return "merge", bases
+    if len(bases) == 1:
+        edge = set((repo.path / "shallow").read_text().split())
+        below = set(repo.git("rev-list", bases[0], what="rev-list").stdout.split())
+        if edge <= below:
+            return "merge", bases
+    return None, bases
 
 
 def merge_and_tag(
