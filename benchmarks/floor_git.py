@@ -45,11 +45,15 @@ def merge(url: str) -> None:
         fetch = (*g, "fetch", "-q", "--no-tags", "--no-write-fetch-head")
         git("init", "-q", "--bare", "--template=", tmp)
         git(*fetch, f"--depth={WINDOW}", "--filter=tree:0", "origin", new, old)
-        base = subprocess.run(["git", *g, "merge-base", old, new], capture_output=True, text=True).stdout.strip()
-        thin = "--no-thin"
-        if base != old:  # a real merge: the whole history, then the three trees, then merge-tree
-            git(*fetch, "--unshallow", "--filter=tree:0", "origin", new, old)
-            base = git(*g, "merge-base", old, new)
+        found = subprocess.run(["git", *g, "merge-base", "--all", old, new], capture_output=True, text=True)
+        bases, thin = found.stdout.split(), "--no-thin"
+        if bases != [old]:  # a real merge: the merge base, the three trees, then merge-tree
+            edge = set(Path(tmp, "shallow").read_text().split()) if Path(tmp, "shallow").exists() else set()
+            if len(bases) != 1 or not edge <= set(git(*g, "rev-list", bases[0]).split()):
+                git(*fetch, "--unshallow", "--filter=tree:0", "origin", new, old)
+                bases = git(*g, "merge-base", old, new).split()
+            base = bases[0]
+            Path(tmp, "shallow").unlink(missing_ok=True)  # the push needs no history below the merge base
             trees = git(*g, "log", "--no-walk=unsorted", "--format=%T", old, new, base).split()
             git(*fetch, "--filter=blob:none", "origin", *trees)
             tree = git(*g, "merge-tree", "--write-tree", old, new).split()[0]
