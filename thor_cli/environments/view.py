@@ -118,3 +118,34 @@ def overview(rt: Runtime) -> dict[str, Any]:
             }
         )
     return {"environments": rows}
+
+
+def release_rollouts(rt: Runtime, release_id: int) -> list[dict[str, Any]]:
+    """One release's rollout per environment (for ``thor status VERSION``): each rollout step's record of
+    each environment, in ``[environments]`` order, with its owner."""
+    environments = rt.settings.config.environments
+    steps = rollout_steps(rt)
+    if not environments or not steps:
+        return []
+    from sqlmodel import col, select
+
+    from thor_cli.store.models import RepoResult
+
+    names = [step.name for step in steps]
+    with rt.store.session() as session:
+        rows = session.exec(
+            select(RepoResult.step, RepoResult.repo, RepoResult.data).where(
+                RepoResult.release_id == release_id, col(RepoResult.step).in_(names)
+            )
+        ).all()
+    found = {(env, step): json.loads(data or "{}") for step, env, data in rows}
+    shown = []
+    for name, env in environments.items():
+        for step in steps:
+            data = found.get((name, step.name))
+            if data is None:
+                continue
+            entry = rollout_entry("", data)
+            del entry["version"]
+            shown.append({"name": name, "step": step.name, "owner": env.owner, "tag": data.get("tag"), **entry})
+    return shown

@@ -90,9 +90,9 @@ class ImageCheckStep(StepType):
                     RepoRecord(
                         ref,
                         "succeeded" if status == "present" else "pending",
-                        sha=check.digest if check else None,
                         detail=detail or status,
-                        data={"status": status},
+                        # the digest ("sha256:" + 64 hex) is longer than the sha column
+                        data={"status": status, "digest": check.digest if check else None},
                     )
                 )
         missing = [ref for ref, (status, _, _) in zip(todo, results, strict=True) if status != "present"]

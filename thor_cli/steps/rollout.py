@@ -256,7 +256,7 @@ class RolloutStep(StepType):
         if announced is not None:
             data = {**data, "announced": announced}
         if status != announced and status in ("opened", "merged", "declined"):
-            version = ctx.release.version
+            version = data.get("tag") or ctx.release.version  # rollout-ci moves ci to the integration tag
             text = {
                 "opened": f"{outcome.name}: rollout of {version} opened, {data.get('pr_url')}{mention}",
                 "merged": f"{outcome.name} is on {version}: {data.get('pr_url')} merged",
