@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from thor_cli.durations import Duration, PositiveDuration
+from thor_cli.environments.config import EnvironmentsTable, ServicesConfig
 from thor_cli.errors import ConfigError
 
 CONFIG_ENV = "THOR_CONFIG"
@@ -122,7 +123,9 @@ class ScheduleConfig(Section):
         from datetime import date
 
         try:
-            rendered = value.format(feature_freeze=date(2021, 9, 10))
+            from thor_cli.calendar import render_date_template  # {feature_freeze+1M:%Y.%m} month offsets
+
+            rendered = render_date_template(value, date(2021, 9, 10))
         except (KeyError, IndexError, ValueError, AttributeError) as exc:
             raise ValueError(f"invalid template {value!r}: only {{feature_freeze}} may be used ({exc})") from None
         if not rendered or any(c.isspace() for c in rendered):
@@ -172,6 +175,7 @@ class GithubConfig(Section):
     api_url: str = "https://api.github.com"
     timeout: RequestTimeout = 30
     token_hosts: list[str] = Field(default_factory=list)  # more hosts that get THOR_GITHUB_TOKEN (git)
+    write_interval: float = Field(default=1.0, ge=0)  # seconds between writes (PyGithub; secondary rate limits)
     allow_http: bool = False  # the token over plain http, to a loopback test server only
 
     @model_validator(mode="after")
@@ -261,6 +265,8 @@ class ThorConfig(Section):
     notes: NotesConfig = NotesConfig()
     engine: EngineConfig = EngineConfig()
     steps: dict[str, StepConfig] = Field(default_factory=dict)
+    environments: EnvironmentsTable = Field(default_factory=dict)  # see thor_cli/environments/
+    services: ServicesConfig = ServicesConfig()
 
     @model_validator(mode="after")
     def _step_names(self) -> ThorConfig:

@@ -19,6 +19,7 @@ from thor_cli.cli import (
     db_cmd,
     demo_cmd,
     doctor_cmd,
+    envs_cmd,
     notes_cmd,
     release_cmd,
     status_cmd,
@@ -70,6 +71,7 @@ db_cmd.register(app)
 doctor_cmd.register(app)
 notes_cmd.register(app)
 demo_cmd.register(app)
+envs_cmd.register(app)
 
 
 _GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})
