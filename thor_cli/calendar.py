@@ -41,6 +41,18 @@ class Cycle:
             return "upcoming"
         return "in progress" if now < self.code_freeze else "past"
 
+    def as_data(self, now: datetime, *, upcoming: bool) -> dict[str, object]:
+        """What ``thor calendar --json`` prints for this cycle (the report and the API use the same keys)."""
+        return {
+            "version": self.version,
+            "codename": self.codename,
+            "feature_freeze": self.feature_freeze.date().isoformat(),
+            "code_freeze": self.code_freeze.date().isoformat(),
+            "integration_branch": self.integration_branch,
+            "phase": self.phase(now),
+            "next": upcoming,
+        }
+
 
 def _parse_rule(rule: str, tz: ZoneInfo) -> rrule | rruleset:
     text = rule.strip()

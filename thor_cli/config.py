@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from thor_cli.durations import Duration
 from thor_cli.errors import ConfigError
+from thor_cli.report.config import ReportConfig
 
 CONFIG_ENV = "THOR_CONFIG"
 DATABASE_ENV = "THOR_DATABASE_URL"
@@ -183,6 +184,7 @@ class ThorConfig(Section):
     slack: SlackConfig = SlackConfig()
     notify: NotifyConfig = NotifyConfig()
     notes: NotesConfig = NotesConfig()
+    report: ReportConfig = ReportConfig()
     steps: dict[str, StepConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")

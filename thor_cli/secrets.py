@@ -17,9 +17,11 @@ SECRET_ENV_VARS = (
     "THOR_JIRA_TOKEN",
     "THOR_SLACK_TOKEN",
     "THOR_GITHUB_TOKEN",
+    "THOR_SERVER_TOKEN",
 )
 # Only tokens are masked wherever they appear; user names are too short and common to mask blindly.
 _MASKED_ENV_VARS = ("THOR_JENKINS_TOKEN", "THOR_JIRA_TOKEN", "THOR_SLACK_TOKEN", "THOR_GITHUB_TOKEN")
+_MASKED_ENV_VARS += ("THOR_SERVER_TOKEN",)  # thor serve's write token
 _MASK = "***"
 # user:password@ in URLs (https://user:tok@host, postgresql://u:p@host/db)
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s:]+(?::[^/@\s]*)?)@")

@@ -48,20 +48,7 @@ def calendar(
         sys.stdout.write(to_ics(cycles, now))
         return
     if as_json:
-        render.print_json(
-            [
-                {
-                    "version": c.version,
-                    "codename": c.codename,
-                    "feature_freeze": c.feature_freeze.date().isoformat(),
-                    "code_freeze": c.code_freeze.date().isoformat(),
-                    "integration_branch": c.integration_branch,
-                    "phase": c.phase(now),
-                    "next": c is upcoming,
-                }
-                for c in cycles
-            ]
-        )
+        render.print_json([c.as_data(now, upcoming=c is upcoming) for c in cycles])
         return
     rows = [
         (
