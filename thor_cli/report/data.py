@@ -57,17 +57,16 @@ def release(rt: Runtime, version: str) -> dict[str, Any]:
 
 
 def waiting_for(rt: Runtime, detail: dict[str, Any]) -> dict[str, Any] | None:
-    """The first step not done: what it waits for, since when, and who must act (None: Thor acts alone)."""
+    """What the release waits for, since when, and who must act (None: Thor acts alone). A failed step comes
+    first (the release is blocked on it), then a gate waiting for its approval, then the first step not done."""
     version = detail["version"]
-    for step in detail["steps"]:
-        if step["status"] in ("succeeded", "skipped"):
-            continue
+    open_steps = [s for s in detail["steps"] if s["status"] not in ("succeeded", "skipped")]
+    failed = [s for s in open_steps if s["status"] == "failed"]
+    gates = [s for s in open_steps if s["uses"] == "gate" and s["status"] == "waiting"]
+    for step in failed + gates + open_steps:
         since = step["finished_at"] if step["status"] == "failed" else step["started_at"]
-        actor = None
-        if step["status"] == "failed":
-            actor = ACTIONS["failed"].format(version=version, step=step["name"])
-        elif step["uses"] == "gate" and step["status"] == "waiting":
-            actor = ACTIONS["gate"].format(version=version, step=step["name"])
+        kind = "failed" if step["status"] == "failed" else "gate" if step in gates else None
+        actor = ACTIONS[kind].format(version=version, step=step["name"]) if kind else None
         return {
             "step": step["name"],
             "status": step["status"],

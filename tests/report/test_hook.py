@@ -1,0 +1,66 @@
+"""``[report] dir`` after a tick, and start-up: ``thor status`` and a quiet ``thor tick`` never import the
+template engine or the web framework; a tick that changed something does load Jinja2 (the control)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import write_config
+from tests.support import command, only, steps_toml
+
+HEAVY = ("jinja2", "markdown_it", "fastapi", "starlette", "uvicorn")
+PROBE = """
+import json, sys
+from thor_cli.cli import main
+code = main(sys.argv[1:])
+loaded = sorted({name.split(".")[0] for name in sys.modules} & set(json.loads(sys.stdin.read())))
+print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
+"""
+
+
+def small_config(tmp_path: Path) -> Path:
+    """One command step on feature-freeze day; no git, no services: what a tick changes is cheap."""
+    steps = {**only(), "hello": command("python3", "-c", "print('hello')", on="feature_freeze")}
+    return write_config(tmp_path / "thor.toml", '[report]\ndir = "site"\n' + steps_toml(steps),
+                        f"sqlite:///{tmp_path / 'thor.db'}")  # fmt: skip
+
+
+def probe(config: Path, *args: str) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, "--config", str(config), *args],
+        input=json.dumps(HEAVY),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=config.parent,
+    )
+    return json.loads(result.stderr.strip().splitlines()[-1])
+
+
+def test_status_and_a_quiet_tick_stay_light_a_busy_tick_writes_the_report(tmp_path: Path) -> None:
+    config = small_config(tmp_path)
+    assert probe(config, "tick", "--now", "2021-09-01") == {"code": 0, "loaded": []}  # nothing due
+    assert not (tmp_path / "site").exists()
+    assert probe(config, "status", "--now", "2021-09-01") == {"code": 0, "loaded": []}
+    busy = probe(config, "tick", "--now", "2021-09-10T09:00")
+    assert busy["code"] == 0 and "jinja2" in busy["loaded"]  # type: ignore[operator]
+    assert "fastapi" not in busy["loaded"]  # type: ignore[operator]
+    assert "2021.09" in (tmp_path / "site" / "index.html").read_text()
+    assert probe(config, "status", "2021.09", "--now", "2021-09-10T10:00") == {"code": 0, "loaded": []}
+
+
+def test_a_report_that_cannot_be_written_is_one_line_and_the_tick_still_counts(run_thor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = small_config(tmp_path)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "mine.txt").write_text("not Thor's")
+    result = run_thor("--config", config, "tick", "--now", "2021-09-10T09:00")
+    assert result.exit_code == 0
+    assert "2021.09 hello: succeeded" in result.stdout
+    assert result.stderr == (
+        f"thor: report not written: cannot write the report to {tmp_path / 'site'}: "
+        "it is a non-empty directory Thor did not create\n"
+    )
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["mine.txt"]
