@@ -115,10 +115,14 @@ def cell(env: dict[str, Any], version: str, versions: list[str]) -> Cell:
 
 
 def owner_groups(envs: dict[str, Any], versions: list[str]) -> list[OwnerGroup]:
-    """Environments grouped by owner (alphabetically), each with its matrix row; slugs are unique."""
+    """Environments grouped by owner, each with its matrix row; slugs are unique."""
     groups: dict[str, OwnerGroup] = {}
     used: set[str] = set()
-    for env in sorted(envs.get("environments", []), key=lambda e: (str(e.get("owner") or ""), str(e.get("name")))):
+
+    def order(env: dict[str, Any]) -> tuple[bool, str, str]:  # by owner, case aside; environments nobody owns last
+        return (not env.get("owner"), str(env.get("owner") or "").lower(), str(env.get("name")))
+
+    for env in sorted(envs.get("environments", []), key=order):
         owner = str(env.get("owner") or "no owner")
         if owner not in groups:
             groups[owner] = OwnerGroup(owner, _unique_slug(owner, used))
