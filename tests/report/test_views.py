@@ -92,3 +92,13 @@ def test_the_environments_pages_escape_owners_and_link_pull_requests(tmp_path) -
     owner = build.render_page(rt, ada, generated=generated)
     assert "Environments of Ada" in owner and 'href="../thor.css"' in owner and "prod" not in owner
     rt.close()
+
+
+def test_backticked_commands_become_code_and_everything_else_stays_escaped() -> None:
+    from thor_cli.report.build import code_spans
+
+    shown = str(code_spans("run `thor approve 2021.09 gate` & `<script>x</script>` <b>now</b>"))
+    assert shown == (
+        "run <code>thor approve 2021.09 gate</code> &amp; <code>&lt;script&gt;x&lt;/script&gt;</code> "
+        "&lt;b&gt;now&lt;/b&gt;"
+    )

@@ -5,6 +5,7 @@ outside) and write the site. ``render_site`` returns every file as ``{relative p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +46,7 @@ def environment(timezone: str):  # type: ignore[no-untyped-def]
     env.filters["when"] = lambda iso: local_time(iso, tz)
     env.filters["day"] = lambda iso: local_time(iso, tz)[:10] if iso else ""
     env.filters["markdown"] = markdown_html
+    env.filters["ticks"] = code_spans
     env.filters["css"] = views.css_class
     env.globals["icon"] = lambda status: views.ICONS.get(str(status), "•")
     env.globals["is_link"] = lambda url: isinstance(url, str) and url.startswith(LINK_SCHEMES)
@@ -71,6 +73,14 @@ def markdown_html(text: str | None):  # type: ignore[no-untyped-def]
     from markupsafe import Markup
 
     return Markup(_markdown().render(text or ""))
+
+
+def code_spans(text: str | None):  # type: ignore[no-untyped-def]
+    """Escape ``text``, then show its `backticked` commands (as Thor's messages write them) as code."""
+    from markupsafe import Markup, escape
+
+    escaped = str(escape(text or ""))
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
 
 
 def css() -> str:

@@ -75,8 +75,13 @@ def owners_to_act(envs: dict[str, Any], version: str) -> list[dict[str, Any]]:
 class Cell:
     text: str
     status: str
-    since: str | None = None
+    since: str | None = None  # when it became so: the merge, or the pull request's opening
     link: str | None = None
+
+    @property
+    def since_label(self) -> str:
+        """ "since" while it lasts (on it, PR open), "on" for what is over (merged and moved on, declined)."""
+        return "since" if self.text in ("on it", "PR open") else "on"
 
 
 @dataclass
