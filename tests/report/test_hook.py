@@ -64,3 +64,26 @@ def test_a_report_that_cannot_be_written_is_one_line_and_the_tick_still_counts(r
         "it is a non-empty directory Thor did not create\n"
     )
     assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["mine.txt"]
+
+
+def test_report_section_is_validated_and_report_needs_somewhere_to_write(run_thor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = write_config(tmp_path / "bad.toml", '[report]\ndirectory = "site"\n')
+    result = run_thor("--config", bad, "report")
+    assert (result.exit_code, result.stderr) == (2, f"thor: {bad}: unknown key 'report.directory'\n")
+    plain = write_config(tmp_path / "thor.toml", "", f"sqlite:///{tmp_path / 'thor.db'}")
+    result = run_thor("--config", plain, "report")
+    assert (result.exit_code, result.stderr) == (2, "thor: where to? give --out DIR or set [report] dir in thor.toml\n")
+    assert not (tmp_path / "thor.db").exists()  # refused before the database was opened
+
+
+def test_serve_on_a_port_in_use_is_one_line(run_thor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    config = write_config(tmp_path / "thor.toml", "", f"sqlite:///{tmp_path / 'thor.db'}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_thor("--config", config, "serve", "--port", str(port))
+    assert result.exit_code == 2
+    assert result.stderr == f"thor: cannot listen on 127.0.0.1:{port}: Address already in use\n"
