@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from thor_cli.durations import Duration
+from thor_cli.environments.config import EnvironmentsTable, ServicesConfig
 from thor_cli.errors import ConfigError
 from thor_cli.report.config import ReportConfig
 
@@ -120,6 +121,7 @@ class ReposConfig(Section):
 class GithubConfig(Section):
     api_url: str = "https://api.github.com"
     timeout: float = Field(default=30, gt=0)
+    write_interval: float = Field(default=1.0, ge=0)  # seconds between writes (PyGithub; secondary rate limits)
 
 
 class JiraConfig(Section):
@@ -186,6 +188,8 @@ class ThorConfig(Section):
     notes: NotesConfig = NotesConfig()
     report: ReportConfig = ReportConfig()
     steps: dict[str, StepConfig] = Field(default_factory=dict)
+    environments: EnvironmentsTable = Field(default_factory=dict)  # see thor_cli/environments/
+    services: ServicesConfig = ServicesConfig()
 
     @model_validator(mode="after")
     def _step_names(self) -> ThorConfig:

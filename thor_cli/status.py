@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from thor_cli.clock import as_utc
 from thor_cli.engine.scheduler import decide
+from thor_cli.environments.view import release_rollouts
 from thor_cli.releases import require_release
 from thor_cli.runtime import Runtime
 from thor_cli.store import queries
@@ -90,6 +91,7 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
         "integration_branch": release.integration_branch,
         "rescheduled": release.rescheduled,
         "steps": steps,
+        "environments": release_rollouts(rt, release.id),  # type: ignore[arg-type]
     }
 
 

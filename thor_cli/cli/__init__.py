@@ -18,6 +18,7 @@ from thor_cli.cli import (
     db_cmd,
     demo_cmd,
     doctor_cmd,
+    envs_cmd,
     notes_cmd,
     release_cmd,
     report_cmd,
@@ -71,6 +72,7 @@ db_cmd.register(app)
 doctor_cmd.register(app)
 notes_cmd.register(app)
 demo_cmd.register(app)
+envs_cmd.register(app)
 report_cmd.register(app)
 serve_cmd.register(app)
 

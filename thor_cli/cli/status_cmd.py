@@ -69,6 +69,11 @@ def status(
     ]
     columns = ("Step", "Status", "Attempts", "Started (UTC)", "Finished (UTC)", "Detail / link")
     render.emit(heading, columns, rows)
+    if detail.get("environments"):
+        from thor_cli.cli.envs_cmd import rollout_rows
+
+        render.emit("Environments", ("Environment", "Step", "Rollout", "Pull request", "Approvals", "Owner"),
+                    rollout_rows(detail["environments"]))  # fmt: skip
 
 
 def log(
