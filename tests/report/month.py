@@ -25,6 +25,7 @@ from tests.support import git_config
 NAMES = ("uc-cdis/fence", "uc-cdis/indexd", "uc-cdis/peregrine")
 HOSTILE_TITLE = '<script>alert("pr")</script> Fix pagination'
 HOSTILE_OUTPUT = '<script>alert("out")</script>'
+HOSTILE_OWNER = "<i>Mallory</i> & co"
 TIMEZONE = "America/Chicago"
 SMOKE = f"""import pathlib, sys
 print({HOSTILE_OUTPUT!r})
@@ -113,6 +114,33 @@ base_url = "{slack.url}/api/"
 
 [report]
 dir = "site"
+
+[environments.qa-niaid]
+repo = "uc-cdis/gen3-gitops"
+path = "qa-niaid"
+stage = "qa"
+owner = "Ada Lovelace"
+
+[environments.prod-brh]
+repo = "uc-cdis/cdis-manifest"
+path = "brh.data-commons.org"
+format = "manifest-json"
+stage = "prod"
+owner = "{HOSTILE_OWNER}"
+
+# No image registry and no GitOps repositories here: the environments' own month (tests/environments)
+# runs the rollouts; this one shows the environments as configured, with no rollout yet.
+[steps.check-images]
+enabled = false
+
+[steps.rollout-ci]
+enabled = false
+
+[steps.check-release-images]
+enabled = false
+
+[steps.rollout]
+enabled = false
 
 [steps.split-branch]
 retry_after = "1h"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.report.month import HOSTILE_OUTPUT, HOSTILE_TITLE, TIMEZONE, Month, run
+from tests.report.month import HOSTILE_OUTPUT, HOSTILE_OWNER, HOSTILE_TITLE, TIMEZONE, Month, run
 
 
 def text(html: str) -> str:
@@ -16,7 +16,8 @@ def text(html: str) -> str:
 def test_every_page_is_self_contained_and_says_when_it_was_generated(month: Month) -> None:
     for moment, files in month.snapshots.items():
         pages = {path: html for path, html in files.items() if path.endswith(".html")}
-        assert {"index.html", "environments.html", "calendar.html", "releases/2021.09.html"} <= set(pages)
+        assert {"index.html", "environments.html", "calendar.html", "releases/2021.09.html",
+                "owners/ada-lovelace.html"} <= set(pages)  # fmt: skip
         for path, html in pages.items():
             depth = "../" * path.count("/")
             assert f'<link rel="stylesheet" href="{depth}thor.css">' in html, (moment, path)
@@ -104,9 +105,19 @@ def test_calendar_page_and_feed_are_what_thor_calendar_prints(month: Month) -> N
     assert 'href="calendar.ics" type="text/calendar"' in files["calendar.html"]
 
 
-def test_no_environments_yet_is_said_plainly(month: Month) -> None:
-    page = text(month.snapshots["released"]["environments.html"])
-    assert "No environments are configured" in page
+def test_environments_grouped_by_owner_each_with_a_page(month: Month) -> None:
+    files = month.snapshots["released"]
+    envs = run(month.config, "envs", "--json", "--now", "2021-09-24T12:00").json()
+    assert sorted(e["name"] for e in envs["environments"]) == ["prod-brh", "qa-niaid"]
+    page = files["environments.html"]
+    assert "&lt;i&gt;Mallory&lt;/i&gt; &amp; co" in page and HOSTILE_OWNER not in page
+    assert '<a href="owners/ada-lovelace.html">Ada Lovelace</a>' in page
+    assert '<a href="owners/i-mallory-i-co.html">' in page
+    seen = text(page)
+    # One column for the one release that ran; no rollout has merged anywhere (they are off in this month).
+    assert "Environment Stage Runs 2021.09 qa-niaid uc-cdis/gen3-gitops qa-niaid qa not known ! behind" in seen
+    owner = text(files["owners/ada-lovelace.html"])
+    assert "Environments of Ada Lovelace" in owner and "qa-niaid" in owner and "prod-brh" not in owner
 
 
 def test_thor_tick_wrote_the_site_through_report_dir(month: Month) -> None:
