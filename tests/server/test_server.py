@@ -100,7 +100,7 @@ def test_reads_have_the_cli_keys_and_a_server_without_token_is_read_only(config:
         assert detail == cli("status", VERSION)
         assert server.get(f"/api/releases/{VERSION}/steps").json() == {"version": VERSION, "steps": detail["steps"]}
         assert server.get("/api/calendar").json() == cli("calendar")
-        assert server.get("/api/envs").json() == {"environments": []}
+        assert server.get("/api/envs").json() == cli("envs")
         health = server.get("/healthz").json()
         assert health["status"] == "ok" and health["writes"] is False
         before = dump_tables(sqlite_url)
