@@ -15,9 +15,11 @@ HEAVY = ("jinja2", "markdown_it", "fastapi", "starlette", "uvicorn")
 PROBE = """
 import json, sys
 from thor_cli.cli import main
-code = main(sys.argv[1:])
-loaded = sorted({name.split(".")[0] for name in sys.modules} & set(json.loads(sys.stdin.read())))
-print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
+heavy = set(json.loads(sys.argv[1]))
+for argv in json.loads(sys.argv[2]):  # one after the other, in one fresh interpreter, as cron would run them
+    code = main(argv)
+    loaded = sorted({name.split(".")[0] for name in sys.modules} & heavy)
+    print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
 """
 
 
@@ -28,28 +30,30 @@ def small_config(tmp_path: Path) -> Path:
                         f"sqlite:///{tmp_path / 'thor.db'}")  # fmt: skip
 
 
-def probe(config: Path, *args: str) -> dict[str, object]:
+def probe(config: Path, *commands: list[str]) -> list[dict[str, object]]:
+    """Run ``commands`` in one new interpreter; after each, its exit code and the heavy modules loaded so far."""
+    argvs = [["--config", str(config), *command] for command in commands]
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, "--config", str(config), *args],
-        input=json.dumps(HEAVY),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=config.parent,
-    )
-    return json.loads(result.stderr.strip().splitlines()[-1])
+        [sys.executable, "-c", PROBE, json.dumps(HEAVY), json.dumps(argvs)],
+        capture_output=True, text=True, timeout=120, cwd=config.parent,
+    )  # fmt: skip
+    return [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
 
 
 def test_status_and_a_quiet_tick_stay_light_a_busy_tick_writes_the_report(tmp_path: Path) -> None:
     config = small_config(tmp_path)
-    assert probe(config, "tick", "--now", "2021-09-01") == {"code": 0, "loaded": []}  # nothing due
-    assert not (tmp_path / "site").exists()
-    assert probe(config, "status", "--now", "2021-09-01") == {"code": 0, "loaded": []}
-    busy = probe(config, "tick", "--now", "2021-09-10T09:00")
-    assert busy["code"] == 0 and "jinja2" in busy["loaded"]  # type: ignore[operator]
-    assert "fastapi" not in busy["loaded"]  # type: ignore[operator]
+    quiet, status, busy = probe(
+        config,
+        ["tick", "--now", "2021-09-01"],  # nothing due
+        ["status", "--now", "2021-09-01"],
+        ["tick", "--now", "2021-09-10T09:00"],  # the release starts: the report is written
+    )
+    assert quiet == {"code": 0, "loaded": []} and status == {"code": 0, "loaded": []}
+    assert busy["code"] == 0 and "jinja2" in busy["loaded"]  # type: ignore[operator]  (the probe can see it)
+    assert "fastapi" not in busy["loaded"] and "uvicorn" not in busy["loaded"]  # type: ignore[operator]
     assert "2021.09" in (tmp_path / "site" / "index.html").read_text()
-    assert probe(config, "status", "2021.09", "--now", "2021-09-10T10:00") == {"code": 0, "loaded": []}
+    (after,) = probe(config, ["status", "2021.09", "--now", "2021-09-10T10:00"])
+    assert after == {"code": 0, "loaded": []}
 
 
 def test_a_report_that_cannot_be_written_is_one_line_and_the_tick_still_counts(run_thor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
