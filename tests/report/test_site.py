@@ -125,3 +125,28 @@ def test_thor_tick_wrote_the_site_through_report_dir(month: Month) -> None:
     index = (month.site / "index.html").read_text()
     assert "Generated 2021-10-08 09:0" in text(index)  # the last tick that changed something
     assert (month.site / "releases" / "2021.10.html").is_file() and (month.site / "calendar.ics").is_file()
+
+
+def test_a_release_page_shows_each_environments_rollout(month: Month) -> None:
+    """The rollout rows are of the shape ``thor status VERSION --json`` gives (environments.view.release_rollouts);
+    this month runs no rollout (no registry), so one row of that shape is added to the release's real data."""
+    from thor_cli.report import build, data
+    from thor_cli.runtime import Runtime
+
+    rt = Runtime.create(month.config, "2021-09-24T12:00")
+    try:
+        detail = data.release_page(rt, "2021.09")
+        assert detail["environments"] == []  # the rollout steps are off here
+        detail["environments"] = [
+            {"name": "prod-brh", "step": "rollout", "owner": HOSTILE_OWNER, "tag": "2021.09", "status": "opened",
+             "pr_number": 3531, "pr_url": "https://github.com/uc-cdis/cdis-manifest/pull/3531",
+             "opened_at": "2021-09-24T15:00:00+00:00", "merged_at": None, "approvals": 0},
+        ]  # fmt: skip
+        page = build.Page("releases/2021.09.html", "release.html", {"release": detail})
+        html = build.render_page(rt, page, generated=data.generated_at(rt))
+    finally:
+        rt.close()
+    row = html.split('data-label="Environment">prod-brh</th>')[1].split("</tr>")[0]
+    assert "&lt;i&gt;Mallory&lt;/i&gt; &amp; co" in row and "◷</span> opened" in row
+    assert "2021-09-24 10:00" in row  # 15:00 UTC, shown in America/Chicago
+    assert '<a href="https://github.com/uc-cdis/cdis-manifest/pull/3531">#3531</a>' in row

@@ -91,18 +91,22 @@ def release_page(rt: Runtime, version: str) -> dict[str, Any]:
 
 
 def repo_results(rt: Runtime, version: str) -> dict[str, list[dict[str, Any]]]:
-    """Per step, what each repository did; failed repositories first, then by name."""
+    """Per repository step, what each repository did; failed repositories first, then by name."""
     from sqlmodel import col, select
 
     from thor_cli.store import queries
     from thor_cli.store.models import RepoResult
 
     order = {name: index for index, name in enumerate(rt.pipeline.names)}
+    # Rollout steps record environments, not repositories: the page shows them with their owners instead.
+    rollouts = {step.name for step in rt.pipeline.steps if step.uses == "rollout"}
     with rt.store.session() as session:
         stored = queries.get_release(session, version)
         rows = session.exec(select(RepoResult).where(col(RepoResult.release_id) == stored.id)).all() if stored else []
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
+        if row.step in rollouts:
+            continue
         grouped.setdefault(row.step, []).append(
             {
                 "repo": row.repo,
