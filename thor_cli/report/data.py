@@ -166,15 +166,9 @@ def _cycles(rt: Runtime, months: int) -> list[tuple[Any, Any]]:
 
 
 def environments(rt: Runtime) -> dict[str, Any]:
-    """``thor envs --json``: every environment, its owner, the release it runs and its rollouts.
+    """``thor envs --json``: every environment, its owner, the release it runs and its rollouts."""
+    from thor_cli.environments.view import overview
 
-    The environments module is built on another branch (issue: GitOps rollouts). Until it is merged there are
-    no environments to show, and the board says so instead of failing.
-    """
-    try:
-        from thor_cli.environments.view import overview  # type: ignore[import-not-found]
-    except ImportError:
-        return {"environments": []}
     return overview(rt)
 
 
