@@ -8,6 +8,7 @@ it. Rules are iCalendar RRULEs evaluated with dateutil in the configured timezon
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,24 @@ ANCHOR = datetime(2000, 1, 1)
 # A code freeze further than this after its feature freeze means the two rules do not fit together.
 MAX_CYCLE_LENGTH = timedelta(days=400)
 FIND_HORIZON_YEARS = 10
+# {feature_freeze+1M:%Y.%m}: the feature-freeze date shifted by whole months (Gen3 names the release cut in
+# late September "2021.10"). The shifted date is clamped to the month's last day (Jan 31 + 1M = Feb 28).
+_SHIFTED = re.compile(r"\{feature_freeze([+-]\d{1,2})M(?=[:}])")
+
+
+def render_date_template(template: str, feature_freeze: date) -> str:
+    """``version`` / ``integration_branch``: ``{feature_freeze:%Y.%m}``, optionally with a month offset."""
+    from dateutil.relativedelta import relativedelta
+
+    values: dict[str, date] = {"feature_freeze": feature_freeze}
+
+    def shifted(match: re.Match[str]) -> str:
+        months = int(match.group(1))
+        name = f"feature_freeze_{'p' if months >= 0 else 'm'}{abs(months)}"
+        values[name] = feature_freeze + relativedelta(months=months)
+        return "{" + name
+
+    return _SHIFTED.sub(shifted, template).format(**values)
 
 
 @dataclass(frozen=True)
@@ -111,13 +130,13 @@ class ReleaseCalendar:
         if cf_naive is None or cf_naive - ff_naive > MAX_CYCLE_LENGTH:
             return None
         ff_date = ff_naive.date()
-        version = self.version_template.format(feature_freeze=ff_date)
+        version = render_date_template(self.version_template, ff_date)
         return Cycle(
             version=version,
             codename=self.codenames.get(version),
             feature_freeze=self._aware(ff_naive),
             code_freeze=self._aware(cf_naive),
-            integration_branch=self.branch_template.format(feature_freeze=ff_date),
+            integration_branch=render_date_template(self.branch_template, ff_date),
             stable_branch=self.stable_branch,
         )
 

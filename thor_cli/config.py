@@ -83,7 +83,9 @@ class ScheduleConfig(Section):
         from datetime import date
 
         try:
-            rendered = value.format(feature_freeze=date(2021, 9, 10))
+            from thor_cli.calendar import render_date_template  # {feature_freeze+1M:%Y.%m} month offsets
+
+            rendered = render_date_template(value, date(2021, 9, 10))
         except (KeyError, IndexError, ValueError, AttributeError) as exc:
             raise ValueError(f"invalid template {value!r}: only {{feature_freeze}} may be used ({exc})") from None
         if not rendered or any(c.isspace() for c in rendered):

@@ -9,6 +9,8 @@ is merged, one declined, one left open, and ``thor status``, ``thor envs`` and S
 from __future__ import annotations
 
 import signal
+import subprocess
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -80,8 +82,8 @@ class Drop:
 
     def __init__(self, fake: FakeServer, matches) -> None:  # type: ignore[no-untyped-def]
         self.fake, self.matches = fake, matches
-        self.reached = __import__("threading").Event()
-        self._go = __import__("threading").Event()
+        self.reached = threading.Event()
+        self._go = threading.Event()
         self._serve = fake.handle
         self._taken = False
 
@@ -211,8 +213,6 @@ def test_a_month_of_rollouts(  # type: ignore[no-untyped-def]
         push_image(registry_server.url, image_layout, f"{namespace}/{name}:{tag}")
 
     def show(path: str, branch: str, remote: Path = gitops) -> str:
-        import subprocess
-
         return subprocess.run(
             ["git", "--git-dir", remote, "show", f"{branch}:{path}"], capture_output=True, text=True, check=True
         ).stdout
