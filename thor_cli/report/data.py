@@ -30,7 +30,7 @@ def releases(rt: Runtime) -> list[dict[str, Any]]:
         row["phase"] = phase(rt, row, now)
         row["waiting"] = None
         if row["status"] in ("active", "blocked"):
-            row["waiting"] = waiting_for(rt, release(rt, row["version"]))
+            row["waiting"] = waiting_for(release(rt, row["version"]))
     return list(reversed(rows))
 
 
@@ -56,25 +56,23 @@ def release(rt: Runtime, version: str) -> dict[str, Any]:
     return detail
 
 
-def waiting_for(rt: Runtime, detail: dict[str, Any]) -> dict[str, Any] | None:
+def waiting_for(detail: dict[str, Any]) -> dict[str, Any] | None:
     """What the release waits for, since when, and who must act (None: Thor acts alone). A failed step comes
     first (the release is blocked on it), then a gate waiting for its approval, then the first step not done."""
-    version = detail["version"]
     open_steps = [s for s in detail["steps"] if s["status"] not in ("succeeded", "skipped")]
     failed = [s for s in open_steps if s["status"] == "failed"]
     gates = [s for s in open_steps if s["uses"] == "gate" and s["status"] == "waiting"]
-    for step in failed + gates + open_steps:
-        since = step["finished_at"] if step["status"] == "failed" else step["started_at"]
-        kind = "failed" if step["status"] == "failed" else "gate" if step in gates else None
-        actor = ACTIONS[kind].format(version=version, step=step["name"]) if kind else None
-        return {
-            "step": step["name"],
-            "status": step["status"],
-            "reason": step["detail"],
-            "since": since,
-            "actor": actor,
-        }
-    return None
+    if not open_steps:
+        return None
+    step = (failed + gates + open_steps)[0]
+    kind = "failed" if step in failed else "gate" if step in gates else None
+    return {
+        "step": step["name"],
+        "status": step["status"],
+        "reason": step["detail"],
+        "since": step["finished_at"] if step in failed else step["started_at"],
+        "actor": ACTIONS[kind].format(version=detail["version"], step=step["name"]) if kind else None,
+    }
 
 
 def release_page(rt: Runtime, version: str) -> dict[str, Any]:
@@ -82,7 +80,7 @@ def release_page(rt: Runtime, version: str) -> dict[str, Any]:
     from thor_cli.status import event_log
 
     detail = release(rt, version)
-    detail["waiting"] = waiting_for(rt, detail)
+    detail["waiting"] = waiting_for(detail)
     detail["repo_results"] = repo_results(rt, version)
     detail["notes_markdown"] = notes_markdown(rt, version)
     detail["slack_thread"] = slack_thread(rt, version)
