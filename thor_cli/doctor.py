@@ -85,6 +85,9 @@ def diagnose(config_path: str | Path | None = None, now: str | None = None) -> D
     checks.append(_guarded("jenkins", lambda: _jenkins(rt)))
     checks.append(_guarded("jira", lambda: _jira(rt)))
     checks.append(_guarded("slack", lambda: _slack(rt)))
+    from thor_cli.environments.checks import environment_checks
+
+    checks.extend(environment_checks(rt))
     return DoctorReport(checks)
 
 

@@ -34,6 +34,14 @@ class FakeTokenRegistry(FakeServer):
         self.route("HEAD", _MANIFEST, self._manifest)
         self.route("GET", _MANIFEST, self._manifest)
         self.route("GET", r"/token", self._token)
+        self.route("GET", r"/v2/", self._base)
+
+    def _base(self, request: Request, match: Any) -> Response:
+        """``GET /v2/``: the API version check, 401 with the challenge until a token is shown."""
+        if self.tokens.get((request.headers.get("Authorization") or "").removeprefix("Bearer ")) is not None:
+            return Response.json({})
+        challenge = f'Bearer realm="{self.url}/token",service="fake-registry"'
+        return Response.json(_errors("UNAUTHORIZED"), 401, headers={"WWW-Authenticate": challenge})
 
     def _manifest(self, request: Request, match: Any) -> Response:
         name, tag = match["name"], match["tag"]

@@ -111,6 +111,23 @@ class RegistryClient:
             return ImageCheck(ref, "denied", detail=f"HTTP {status}: no such repository, or no access to it")
         raise RegistryUnavailable(f"registry {self.host} answered HTTP {status} for {ref}")
 
+    def ping(self) -> str:
+        """``GET /v2/``: 200, or 401 with a challenge, means a registry answers there (for ``thor doctor``)."""
+        import requests
+
+        try:
+            response = self._session().get(f"{self.base_url}/v2/", timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise _unavailable(network_error(f"registry {self.host}", self.base_url, exc, self.timeout)) from None
+        if response.status_code == 200:
+            return "answers (anonymous access)"
+        if response.status_code == 401 and response.headers.get("WWW-Authenticate"):
+            scheme = response.headers["WWW-Authenticate"].split(" ", 1)[0]
+            return f"answers ({scheme} authentication)"
+        raise RegistryUnavailable(
+            f"registry {self.host} at {self.base_url} answered HTTP {response.status_code} to /v2/"
+        )
+
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _session(self) -> Any:

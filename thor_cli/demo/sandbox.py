@@ -123,8 +123,9 @@ def remove_sandbox(root: Path, *, keep_dir: bool = False) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def build(root: Path) -> Sandbox:
-    """Write a complete sandbox into the (empty) directory ``root``."""
+def build(root: Path, standin_url: str | None = None) -> Sandbox:
+    """Write a complete sandbox into the (empty) directory ``root`` (with environments, a GitOps repository
+    and the stand-in at ``standin_url`` for GitHub and the registry, when given)."""
     sandbox = Sandbox(root)
     (root / demo.MARKER).write_text(
         "This directory is a `thor demo` sandbox: `thor demo --dir` with it deletes and rebuilds it.\n",
@@ -137,7 +138,13 @@ def build(root: Path) -> Sandbox:
     script = scripts / "load-tests.py"
     script.write_text(LOAD_TESTS_SCRIPT, encoding="utf-8")
     script.chmod(0o755)
-    sandbox.config.write_text(config_text(sandbox), encoding="utf-8")
+    text = config_text(sandbox)
+    if standin_url is not None:
+        from thor_cli.demo.environments import GITOPS, config_block, make_gitops
+
+        make_gitops(sandbox.remote(GITOPS))
+        text += config_block(standin_url)
+    sandbox.config.write_text(text, encoding="utf-8")
     return sandbox
 
 
