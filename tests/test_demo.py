@@ -56,6 +56,11 @@ def test_demo_releases_2021_09_in_a_kept_sandbox(run_thor, tmp_path, monkeypatch
         assert str(number) in notes
     assert "923" not in notes  # released in 2021.08
 
+    # The release board: written by the ticks ([report] dir) and, last, by `thor report`, which names it.
+    board = root / "report" / "index.html"
+    assert f"report written to {board}" in result.stdout
+    assert "2021.09" in board.read_text() and "released" in (root / "report" / "releases" / "2021.09.html").read_text()
+
     messages = (root / "slack-messages.log").read_text()
     assert re.search(rf"^\[broadcast\] Gen3 release {VERSION} is out", messages, re.MULTILINE), messages
 
@@ -81,8 +86,12 @@ def test_setup_only_rebuilds_a_previous_sandbox_from_scratch(run_thor, tmp_path)
     assert run_thor("--config", config, "release", "start", VERSION, "--now", "2021-09-10").exit_code == 0
     assert run_thor("--config", config, "step", "split-branch", VERSION, "--now", "2021-09-10").exit_code == 0
     (root / "my-notes.txt").write_text("mine\n")
+    assert run_thor("--config", config, "report").exit_code == 0  # the board, from [report] dir
+    assert (root / "report").is_symlink()
 
     result = run_thor("demo", "--dir", root, "--setup-only")
+
+    assert not (root / "report").exists() and not list(root.glob(".report.*"))  # the board went with the rest
 
     assert result.exit_code == 0, result.stderr
     assert "tick --now 2021-09-10T09:00 --dry-run" in result.stdout

@@ -68,6 +68,7 @@ class Cycle:
     code_freeze: datetime
     integration_branch: str
     stable_branch: str
+    moved: bool = False  # its dates are the ones `thor release reschedule` stored, not the rule's
 
     @property
     def title(self) -> str:
@@ -77,6 +78,19 @@ class Cycle:
         if _utc(now) < _utc(self.feature_freeze):
             return "upcoming"
         return "in progress" if _utc(now) < _utc(self.code_freeze) else "past"
+
+    def as_data(self, now: datetime, *, upcoming: bool) -> dict[str, object]:
+        """What ``thor calendar --json`` prints for this cycle (the report and the API use the same keys)."""
+        return {
+            "version": self.version,
+            "codename": self.codename,
+            "feature_freeze": self.feature_freeze.date().isoformat(),
+            "code_freeze": self.code_freeze.date().isoformat(),
+            "integration_branch": self.integration_branch,
+            "phase": self.phase(now),
+            "next": upcoming,
+            "moved": self.moved,
+        }
 
 
 def _parse_rule(rule: str, tz: ZoneInfo) -> rrule | rruleset:

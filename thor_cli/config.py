@@ -29,6 +29,7 @@ from pydantic import (
 from thor_cli.durations import Duration, PositiveDuration
 from thor_cli.environments.config import EnvironmentsTable, ServicesConfig
 from thor_cli.errors import ConfigError
+from thor_cli.report.config import ReportConfig
 
 CONFIG_ENV = "THOR_CONFIG"
 DATABASE_ENV = "THOR_DATABASE_URL"
@@ -264,6 +265,7 @@ class ThorConfig(Section):
     notify: NotifyConfig = NotifyConfig()
     notes: NotesConfig = NotesConfig()
     engine: EngineConfig = EngineConfig()
+    report: ReportConfig = ReportConfig()
     steps: dict[str, StepConfig] = Field(default_factory=dict)
     environments: EnvironmentsTable = Field(default_factory=dict)  # see thor_cli/environments/
     services: ServicesConfig = ServicesConfig()

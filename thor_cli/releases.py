@@ -141,6 +141,19 @@ def within_grace(rt: Runtime, feature_freeze: datetime, now: datetime) -> bool:
     return late <= timedelta(days=rt.settings.config.schedule.start_grace_days)
 
 
+def with_moves(rt: Runtime, cycles: list[Cycle]) -> list[Cycle]:
+    """The calendar's cycles, with the dates of releases moved by ``thor release reschedule`` (marked moved)."""
+    from dataclasses import replace
+
+    moved = rescheduled_dates(rt)
+    return [
+        replace(c, feature_freeze=moved[c.version][0], code_freeze=moved[c.version][1], moved=True)
+        if c.version in moved
+        else c
+        for c in cycles
+    ]
+
+
 def rescheduled_dates(rt: Runtime) -> dict[str, tuple[datetime, datetime]]:
     """version → (feature freeze, code freeze) of the releases moved by ``thor release reschedule``, in the
     schedule's timezone. Reads only: a database that does not exist yet has moved nothing."""

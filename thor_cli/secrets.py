@@ -17,6 +17,7 @@ SECRET_ENV_VARS = (
     "THOR_JIRA_TOKEN",
     "THOR_SLACK_TOKEN",
     "THOR_GITHUB_TOKEN",
+    "THOR_SERVER_TOKEN",
     "THOR_REGISTRY_USER",
     "THOR_REGISTRY_TOKEN",
 )
@@ -28,6 +29,7 @@ _MASKED_ENV_VARS = (
     "THOR_GITHUB_TOKEN",
     "THOR_REGISTRY_TOKEN",
 )
+_MASKED_ENV_VARS += ("THOR_SERVER_TOKEN",)  # thor serve's write token
 _MASK = "***"
 # The user information of a URL (https://user:tok@host, postgresql://u:p@host/db), up to the *last* @ before
 # the host: a password with an unencoded @ (u:pre@SUFFIX@host) is masked whole. The look-behind makes the

@@ -22,6 +22,8 @@ from thor_cli.cli import (
     envs_cmd,
     notes_cmd,
     release_cmd,
+    report_cmd,
+    serve_cmd,
     status_cmd,
     steer_cmd,
     tick_cmd,
@@ -72,13 +74,15 @@ doctor_cmd.register(app)
 notes_cmd.register(app)
 demo_cmd.register(app)
 envs_cmd.register(app)
+report_cmd.register(app)
+serve_cmd.register(app)
 
 
 _GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})
 _GLOBAL_WITH_VALUE = frozenset({"--config", "--now"})
 # Options of sub-commands that take a value: the token after them is never a global option.
 _VALUE_OPTIONS = frozenset(
-    {"--reason", "--note", "--from", "--months", "--wait", "--feature-freeze", "--code-freeze", "--dir"}
+    {"--reason", "--note", "--from", "--months", "--wait", "--feature-freeze", "--code-freeze", "--dir", "--out"}
 )
 
 
@@ -171,5 +175,7 @@ _COMMAND_NAMES = frozenset(
         "doctor",
         "notes",
         "demo",
+        "report",
+        "serve",
     }
 )

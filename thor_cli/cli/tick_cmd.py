@@ -34,6 +34,9 @@ def tick(
         _print_plan(rt, engine)
         return
     report = engine.tick(rt, reporter(ctx), wait=wait_for)
+    from thor_cli.report.hook import after_tick
+
+    after_tick(rt, report, render.warn)  # [report] dir: rewrite the board if the tick changed something
     grace_days = rt.settings.config.schedule.start_grace_days
     for version in report.missed:
         # On stderr, so even `tick -q` under cron mails it: someone has to start or cancel the release.

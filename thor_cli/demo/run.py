@@ -116,6 +116,9 @@ def run_cycle(box: Sandbox, out: Console, standin: StandIn | None = None) -> str
     thor(box, ("status", demo.VERSION))
     _rule(out, "The release notes")
     thor(box, ("notes", demo.VERSION))
+    _rule(out, "The release board")
+    out.print("The same state as a static site for project managers (each tick above kept it up to date):")
+    thor(box, ("report", "--now", demo.CODE_FREEZE))
     return release_status(box)
 
 

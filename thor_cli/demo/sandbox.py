@@ -8,6 +8,7 @@ Layout of a sandbox (names in ``thor_cli.demo``)::
     scripts/load-tests.py     the command standing in for the Jenkins load tests
     slack-messages.log        what would have gone to Slack (written by the notifier)
     release-notes/            written by the release-notes step
+    report/                   the release board, rewritten by each tick that changed something
     .thor-demo                marks the directory as a sandbox that ``thor demo --dir`` may rebuild
 
 Each repository is written in one ``git fast-import`` run with fixed identities and dates, so its commit ids
@@ -111,7 +112,8 @@ def remove_sandbox(root: Path, *, keep_dir: bool = False) -> None:
     """Delete what a sandbox is made of (and nothing else); the directory too unless ``keep_dir``."""
     names = (demo.REMOTES_DIR, demo.SCRIPTS_DIR, demo.NOTES_DIR, demo.CONFIG_NAME, demo.MESSAGES_LOG)
     databases = [demo.DATABASE_NAME + suffix for suffix in ("", "-journal", "-wal", "-shm")]
-    for name in (*names, *databases, demo.MARKER):  # the marker last: a half-removed sandbox stays one
+    board = [demo.REPORT_DIR, *(p.name for p in root.glob(f".{demo.REPORT_DIR}.*"))]  # the link, its generations
+    for name in (*names, *databases, *board, demo.MARKER):  # the marker last: a half-removed sandbox stays one
         path = root / name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
@@ -183,6 +185,10 @@ echo = true
 
 [notes]
 dir = {_toml(demo.NOTES_DIR)}
+
+[report]
+# The release board: every tick that changes something rewrites it.
+dir = {_toml(demo.REPORT_DIR)}
 
 # There is no JIRA server in the demo, so the two JIRA steps are turned off (announce then follows
 # merge-stable). With a real JIRA, delete these two tables and set [jira] url and project.
