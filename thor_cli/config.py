@@ -155,6 +155,13 @@ class NotesConfig(Section):
     dir: Path = Path("release-notes")
 
 
+class HotfixConfig(Section):
+    """``thor hotfix``: the tag each hotfix creates (``{n}`` counts the hotfixes of a release from 1)."""
+
+    tag: str = "{version}.{n}"
+    tag_message: str = "Gen3 {version} hotfix {n}"
+
+
 class StepConfig(BaseModel):
     """A ``[steps.NAME]`` table. Keys other than the common ones belong to the step type."""
 
@@ -183,6 +190,7 @@ class ThorConfig(Section):
     slack: SlackConfig = SlackConfig()
     notify: NotifyConfig = NotifyConfig()
     notes: NotesConfig = NotesConfig()
+    hotfix: HotfixConfig = HotfixConfig()
     steps: dict[str, StepConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -64,6 +64,11 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
     release = require_release(rt, version)
     with rt.store.session() as session:
         runs = queries.step_runs(session, release.id)  # type: ignore[arg-type]
+        hotfixes = [
+            {"at": _iso(e.at), "actor": e.actor, "message": e.message}
+            for e in queries.events(session, release.id)  # type: ignore[arg-type]
+            if e.kind == "hotfix"
+        ]
     now = rt.clock.now()
     steps = []
     for step in rt.pipeline.enabled:
@@ -90,6 +95,7 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
         "integration_branch": release.integration_branch,
         "rescheduled": release.rescheduled,
         "steps": steps,
+        "hotfixes": hotfixes,
     }
 
 

@@ -18,6 +18,7 @@ from thor_cli.cli import (
     db_cmd,
     demo_cmd,
     doctor_cmd,
+    hotfix_cmd,
     notes_cmd,
     release_cmd,
     status_cmd,
@@ -69,6 +70,7 @@ db_cmd.register(app)
 doctor_cmd.register(app)
 notes_cmd.register(app)
 demo_cmd.register(app)
+hotfix_cmd.register(app)
 
 
 _GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})
@@ -158,5 +160,6 @@ _COMMAND_NAMES = frozenset(
         "doctor",
         "notes",
         "demo",
+        "hotfix",
     }
 )

@@ -69,6 +69,12 @@ def status(
     ]
     columns = ("Step", "Status", "Attempts", "Started (UTC)", "Finished (UTC)", "Detail / link")
     render.emit(heading, columns, rows)
+    if detail["hotfixes"]:
+        render.emit(
+            "Hotfixes",
+            ("At (UTC)", "By", "What"),
+            [(_short(h["at"]), h["actor"], h["message"]) for h in detail["hotfixes"]],
+        )
 
 
 def log(
