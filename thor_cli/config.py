@@ -119,6 +119,7 @@ class ReposConfig(Section):
 class GithubConfig(Section):
     api_url: str = "https://api.github.com"
     timeout: float = Field(default=30, gt=0)
+    write_interval: float = Field(default=1.0, ge=0)  # seconds between writes (PyGithub; secondary rate limits)
 
 
 class JiraConfig(Section):
