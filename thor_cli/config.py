@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from thor_cli.durations import Duration
+from thor_cli.environments.config import EnvironmentsTable, ServicesConfig
 from thor_cli.errors import ConfigError
 
 CONFIG_ENV = "THOR_CONFIG"
@@ -193,6 +194,8 @@ class ThorConfig(Section):
     notes: NotesConfig = NotesConfig()
     hotfix: HotfixConfig = HotfixConfig()
     steps: dict[str, StepConfig] = Field(default_factory=dict)
+    environments: EnvironmentsTable = Field(default_factory=dict)  # see thor_cli/environments/
+    services: ServicesConfig = ServicesConfig()
 
     @model_validator(mode="after")
     def _step_names(self) -> ThorConfig:

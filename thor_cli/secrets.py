@@ -17,9 +17,17 @@ SECRET_ENV_VARS = (
     "THOR_JIRA_TOKEN",
     "THOR_SLACK_TOKEN",
     "THOR_GITHUB_TOKEN",
+    "THOR_REGISTRY_USER",
+    "THOR_REGISTRY_TOKEN",
 )
 # Only tokens are masked wherever they appear; user names are too short and common to mask blindly.
-_MASKED_ENV_VARS = ("THOR_JENKINS_TOKEN", "THOR_JIRA_TOKEN", "THOR_SLACK_TOKEN", "THOR_GITHUB_TOKEN")
+_MASKED_ENV_VARS = (
+    "THOR_JENKINS_TOKEN",
+    "THOR_JIRA_TOKEN",
+    "THOR_SLACK_TOKEN",
+    "THOR_GITHUB_TOKEN",
+    "THOR_REGISTRY_TOKEN",
+)
 _MASK = "***"
 # user:password@ in URLs (https://user:tok@host, postgresql://u:p@host/db)
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s:]+(?::[^/@\s]*)?)@")
@@ -48,7 +56,11 @@ def required_secret(name: str) -> str:
 
 
 # Basic auth sends base64("user:token"); a server that quotes the header back must not leak it either.
-_BASIC_PAIRS = (("THOR_JIRA_USER", "THOR_JIRA_TOKEN"), ("THOR_JENKINS_USER", "THOR_JENKINS_TOKEN"))
+_BASIC_PAIRS = (
+    ("THOR_JIRA_USER", "THOR_JIRA_TOKEN"),
+    ("THOR_JENKINS_USER", "THOR_JENKINS_TOKEN"),
+    ("THOR_REGISTRY_USER", "THOR_REGISTRY_TOKEN"),
+)
 _GITHUB_BASIC_USER = "x-access-token"  # what the git adapter sends with THOR_GITHUB_TOKEN
 
 

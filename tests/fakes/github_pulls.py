@@ -34,7 +34,7 @@ class PullWorkflow:
         self.default_branches: dict[str, str] = {}  # repo -> default branch ("master" when not set)
         self.reviews: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.head_exists: Any = None  # optional (repo, branch) -> bool: 422 for a head that is not pushed
-        self.before_create: Any = None  # optional hook called before a pull request is stored (crash tests)
+        self.before_create: Any = None  # (repo, request body) -> None, called before the duplicate check
         self._next_number: dict[str, int] = {}
         self.route("GET", _REPO, self._get_repo)  # type: ignore[attr-defined]
         self.route("GET", _PULLS, self._list_pulls)  # type: ignore[attr-defined]
@@ -112,11 +112,11 @@ class PullWorkflow:
         label = head if ":" in head else f"{match['owner']}:{head}"
         if self.head_exists is not None and not self.head_exists(repo, branch):
             return self._validation_failed(request, f"head {branch!r} does not exist")
+        if self.before_create is not None:  # a test's hook: a racing process opens the same one first
+            self.before_create(repo, data)
         for (r, _), pull in self.pulls.items():
             if r == repo and pull["state"] == "open" and pull["head"]["label"] == label and pull["base"]["ref"] == base:
                 return self._validation_failed(request, f"A pull request already exists for {label}.")
-        if self.before_create is not None:
-            self.before_create(repo, data)
         number = self._next_number.get(repo, 0) + 1
         while (repo, number) in self.pulls:
             number += 1
