@@ -145,7 +145,7 @@ def _plan_manifest(files: Any, env: EnvironmentConfig, components: list[Componen
         raise StepError(f"{path}: not valid JSON ({exc})") from None
     versions = manifest.get("versions") if isinstance(manifest, dict) else None
     if not isinstance(versions, dict):
-        raise StepError(f"{path} has no \"versions\" object")
+        raise StepError(f'{path} has no "versions" object')
     start, end = _versions_span(text)
     block = text[start:end]
     for component in components:

@@ -19,6 +19,7 @@ BUILTIN_STEP_TYPES: dict[str, str] = {
     "jenkins": "thor_cli.steps.jenkins_job:JenkinsJobStep",
     "announce": "thor_cli.steps.announce:AnnounceStep",
     "github-workflow": "thor_cli.steps.github_workflow:GitHubWorkflowStep",
+    "publish-notes": "thor_cli.steps.publish_notes:PublishNotesStep",
 }
 
 
