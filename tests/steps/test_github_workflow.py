@@ -75,8 +75,9 @@ def at(minutes: int) -> str:
     return f"2021-09-10T09:{minutes:02d}"
 
 
-def test_a_dispatch_with_run_details_is_recorded_and_followed(run_thor, tmp_path, database_url, github) -> None:  # type: ignore[no-untyped-def]
-    thor = Thor(run_thor, config_for(tmp_path, database_url, github))
+def test_a_dispatch_with_run_details_is_recorded_and_followed(run_thor, tmp_path, github) -> None:  # type: ignore[no-untyped-def]
+    # SQLite only: tests/e2e/test_github_month.py follows a run on both backends.
+    thor = Thor(run_thor, config_for(tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", github))
     thor.tick()
     step = thor.step()
     assert (step["status"], step["detail"]) == ("waiting", "run 9001 started")
@@ -164,12 +165,12 @@ def test_racing_ticks_start_one_run(run_thor, tmp_path, database_url, github) ->
 
 @pytest.mark.parametrize("details", [True, False], ids=["200", "204"])
 def test_a_tick_killed_right_after_the_dispatch_never_starts_a_second_run(
-    run_thor, tmp_path, database_url, github, details: bool
+    run_thor, tmp_path, github, details: bool
 ) -> None:  # type: ignore[no-untyped-def]
     import os
 
     github.dispatch_details = details
-    config = config_for(tmp_path, database_url, github)
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", github)
     thor = Thor(run_thor, config)
     reached, go = threading.Event(), threading.Event()
 
