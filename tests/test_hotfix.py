@@ -177,3 +177,29 @@ def test_bad_input_is_one_line_and_exit_2(run_thor, tmp_path) -> None:  # type: 
         assert result.stderr.startswith("thor: ") and expected in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert g.all_refs(thor.remote) == refs
+
+
+def test_stable_moving_during_the_push_changes_nothing_and_the_rerun_picks_onto_it(thor: Thor) -> None:
+    remote = thor.remote
+    stable = g.heads(remote)["stable"]
+    other = g.commit_on(remote, "someone-else", {"NOTICE": "pushed by hand\n"}, "Notice", start="origin/stable")
+    # The named point: our push has been received, and before git updates the refs someone moves stable.
+    hook = remote / "hooks" / "pre-receive"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text(
+        "#!/bin/sh\n"
+        f'[ -e "{remote}/moved" ] && exit 0\ntouch "{remote}/moved"\n'
+        f"env -u GIT_QUARANTINE_PATH git --git-dir={remote} update-ref refs/heads/stable {other} {stable}\n"
+    )
+    hook.chmod(0o755)
+
+    result = thor.hotfix(thor.merge_pr)
+    assert result.exit_code == 1
+    assert f"stable moved from {stable[:12]} to {other[:12]} meanwhile; nothing was changed" in result.stderr
+    assert g.heads(remote)["stable"] == other and "2021.09.1" not in g.tags(remote)  # atomic: no tag either
+    assert thor.events() == []
+
+    again = thor.hotfix(thor.merge_pr)
+    assert again.exit_code == 0, again.stderr
+    assert g.parents(remote, g.heads(remote)["stable"]) == [other]
+    assert g.tags(remote)["2021.09.1"] == g.heads(remote)["stable"]

@@ -40,7 +40,7 @@ def github(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 
 def test_a_month_with_a_workflow_a_notes_pull_request_and_a_hotfix(
-    run_thor, tmp_path: Path, database_url, github
+    run_thor, tmp_path: Path, database_url, github, db_dump
 ) -> None:  # type: ignore[no-untyped-def]
     history = [*DEFAULT_HISTORY, Tag("2021.08", "Gen3 Core Release 2021.08")]
     remotes = {name: g.make_remote(tmp_path / "remotes", name, history=history) for name in NAMES}
@@ -128,3 +128,4 @@ repo = "{MANIFEST}"
     assert len(github.dispatches) == 1 and len(github.runs_of(VIGIL, WORKFLOW)) == 1
     assert len(github.pulls_of(MANIFEST)) == 1 and github.count("POST", "/pulls") == 1
     assert "2021.09.2" not in g.tags(fence)
+    assert github.token not in db_dump(database_url)
