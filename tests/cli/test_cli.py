@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import command, disabled, steps_toml
+from tests.support import STEP_NAMES, command, disabled, steps_toml
 from thor_cli import __version__
 
 # The JIRA and Slack steps are off; the git steps are command steps, and the release notes fail once for all.
@@ -358,13 +358,10 @@ def test_steps_json(cli_sqlite) -> None:  # type: ignore[no-untyped-def]
     result = cli_sqlite("steps", "--json")
     assert result.exit_code == 0
     steps = result.json()["steps"]
-    assert [s["name"] for s in steps] == [
-        "create-jira-release", "split-branch", "load-tests", "release-notes", "merge-stable", "mark-released",
-        "announce",
-    ]  # fmt: skip
+    assert [s["name"] for s in steps] == list(STEP_NAMES)
     by_name = {s["name"]: s for s in steps}
     assert by_name["merge-stable"] == {
-        "order": 5, "name": "merge-stable", "uses": "command", "on": "code_freeze", "after": ["load-tests"],
+        "order": 7, "name": "merge-stable", "uses": "command", "on": "code_freeze", "after": ["load-tests"],
         "enabled": True, "timeout": "1h", "max_attempts": 3, "retry_after": "30m",
     }  # fmt: skip
     assert by_name["load-tests"]["timeout"] == "12h"

@@ -44,7 +44,7 @@ class PullSpec:
     url: str  # where git pushes (the same repository)
     branch: str  # the work branch, e.g. "thor/2021.09/qa"
     title: str
-    body: str
+    body: str | Callable[[], str]  # a function is called after ``edit`` has seen the base (to describe it)
     message: str  # the commit message
     base: str | None = None  # None: the repository's default branch
     labels: tuple[str, ...] = ()
@@ -107,12 +107,13 @@ def ensure_pull_request(settings: Settings, spec: PullSpec, edit: Edit) -> PullO
                 pushed = commit
             base = branches.base
 
+        body = spec.body() if callable(spec.body) else spec.body
         created = False
         with github_errors(f"opening the pull request from {spec.branch} in {spec.repo}", settings):
             if current is None:
-                current, created = _create_or_find(repo, spec, head, base, settings)
-            if current.title != spec.title or (current.body or "") != spec.body:
-                current.edit(title=spec.title, body=spec.body)
+                current, created = _create_or_find(repo, spec, body, head, base, settings)
+            if current.title != spec.title or (current.body or "") != body:
+                current.edit(title=spec.title, body=body)
             have = {label.name for label in current.labels}
             missing = [label for label in spec.labels if label not in have]
             if missing:
@@ -122,12 +123,12 @@ def ensure_pull_request(settings: Settings, spec: PullSpec, edit: Edit) -> PullO
         return _outcome("opened", current, created=created, pushed=pushed, files=tuple(sorted(on_base)), detail=detail)
 
 
-def _create_or_find(repo: Any, spec: PullSpec, head: str, base: str, settings: Settings) -> tuple[Any, bool]:
+def _create_or_find(repo: Any, spec: PullSpec, body: str, head: str, base: str, settings: Settings) -> tuple[Any, bool]:
     from thor_cli.adapters.github import GitHubError
 
     try:
         with github_errors(f"opening the pull request from {spec.branch} in {spec.repo}", settings):
-            return repo.create_pull(title=spec.title, body=spec.body, head=spec.branch, base=base), True
+            return repo.create_pull(title=spec.title, body=body, head=spec.branch, base=base), True
     except GitHubError as exc:
         if error_status(exc) != 422:
             raise
@@ -151,6 +152,14 @@ def _outcome(status: PullStatus, pull: Any, **kw: Any) -> PullOutcome:
         merged_at=_utc(pull.merged_at),
         **kw,
     )
+
+
+def close_pull_request(settings: Settings, repo_name: str, number: int) -> None:
+    """Close an open pull request (a rollout's timeout, when configured to)."""
+    with github_client(settings) as gh, github_errors(f"closing {repo_name}#{number}", settings):
+        pull = gh.get_repo(repo_name).get_pull(number)
+        if pull.state == "open":
+            pull.edit(state="closed")
 
 
 def pull_state(settings: Settings, repo_name: str, number: int, *, gh: Any = None) -> PullState:

@@ -20,6 +20,8 @@ BUILTIN_STEP_TYPES: dict[str, str] = {
     "announce": "thor_cli.steps.announce:AnnounceStep",
     "github-workflow": "thor_cli.steps.github_workflow:GitHubWorkflowStep",
     "publish-notes": "thor_cli.steps.publish_notes:PublishNotesStep",
+    "image-check": "thor_cli.steps.image_check:ImageCheckStep",
+    "rollout": "thor_cli.steps.rollout:RolloutStep",
 }
 
 
