@@ -90,10 +90,11 @@ repo = "{MANIFEST}"
 
     # Feature freeze: branches cut, the workflow dispatched, the notes written and proposed.
     thor("tick", now="2021-09-10T09:00")
-    assert steps() == {
+    expected = {
         "split-branch": "succeeded", "load-tests": "waiting", "release-notes": "succeeded",
         "publish-notes": "succeeded", "merge-stable": "pending", "announce": "pending",
     }  # fmt: skip
+    assert {name: status for name, status in steps().items() if name in expected} == expected
     (run,) = github.runs_of(VIGIL, WORKFLOW)
     assert github.dispatches[0]["ref"] == BRANCH and github.dispatches[0]["inputs"]["RELEASE_VERSION"] == VERSION
     (pull,) = github.pulls_of(MANIFEST)
@@ -110,7 +111,7 @@ repo = "{MANIFEST}"
 
     # Code freeze: merged, tagged and announced.
     thor("tick", now="2021-09-24T09:00")
-    assert set(steps().values()) == {"succeeded"}
+    assert set(steps().values()) <= {"succeeded", "skipped"}  # skipped: steps of services not configured
     fence = remotes["uc-cdis/fence"]
     assert g.tags(fence)[VERSION] == g.heads(fence)["stable"]
 
