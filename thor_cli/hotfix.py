@@ -106,6 +106,7 @@ def _check_template(template: str, info: ReleaseInfo) -> None:
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
         template.format_map({**info.template_values(), "n": 1})
+        tag_pattern(template, info)  # {n} with a format spec ({n:02d}) cannot be matched back: refused here
     except (KeyError, ValueError, IndexError) as exc:
         raise ConfigError(f"[hotfix] tag: cannot use {template!r} ({exc})") from None
     if "n" not in fields:

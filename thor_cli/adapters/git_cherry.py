@@ -186,15 +186,16 @@ def _already_there(repo: Scratch, sha: str, stable: str) -> str | None:
     # Only the commits stable has and the picked commit's base lacks can hold an earlier cherry-pick.
     base = _first_parent(repo, sha)
     scope = [stable, f"^{base}"] if base else [stable]
-    log = repo.git("log", "--format=%x1e%H%x1f%B", f"-n{PATCH_ID_SCAN}", *scope, "--", what="log").stdout
+    log = repo.git("log", "--format=%x1e%H%x1f%P%x1f%B", f"-n{PATCH_ID_SCAN}", *scope, "--", what="log").stdout
     candidates = []
     for record in log.split("\x1e"):
         if not record.strip():
             continue
-        candidate, _, text = record.partition("\x1f")
+        candidate, parents, text = [*record.split("\x1f", 2), "", ""][:3]
         if sha in _TRAILER.findall(text):
             return f"cherry-picked as {candidate.strip()}"
-        candidates.append(candidate.strip())
+        if len(parents.split()) == 1:  # a merge (the release merged into stable) is never a cherry-pick
+            candidates.append(candidate.strip())
     wanted = _patch_id(repo, sha)
     if wanted:
         for candidate in candidates:
