@@ -81,7 +81,7 @@ def new_release(rt: Runtime, cycle: Cycle, *, started: bool = True) -> Release:
         code_freeze=cycle.code_freeze.astimezone(UTC),
         integration_branch=cycle.integration_branch,
         stable_branch=cycle.stable_branch,
-        status=ReleaseStatus.ACTIVE if started else ReleaseStatus.CANCELLED,
+        status=ReleaseStatus.ACTIVE if started else ReleaseStatus.PENDING,
         started=started,
         created_at=now,
         updated_at=now,
@@ -111,6 +111,8 @@ def compute_status(release: Release, statuses: dict[str, str], enabled: list[str
     """active / blocked / released from the step statuses; cancelled is sticky."""
     if release.status == ReleaseStatus.CANCELLED:
         return ReleaseStatus.CANCELLED
+    if not release.started:
+        return ReleaseStatus.PENDING
     if any(statuses.get(name) == StepStatus.FAILED for name in enabled):
         return ReleaseStatus.BLOCKED
     if enabled and all(statuses.get(name) in DONE_STEP_STATUSES for name in enabled):

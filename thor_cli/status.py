@@ -54,7 +54,8 @@ def releases_overview(rt: Runtime) -> list[dict[str, Any]]:
                 "code_freeze": _day(rt, code_freeze),
                 "steps_done": len(enabled) - len(pending),
                 "steps_total": len(enabled),
-                "next_step": pending[0] if started and pending else None,
+                # A cancelled release has no next step: nothing will run.
+                "next_step": pending[0] if started and pending and status != "cancelled" else None,
             }
         )
     return rows

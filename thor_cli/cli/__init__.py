@@ -120,9 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ThorError as exc:
         print(f"thor: {redact(exc.message)}", file=sys.stderr)
         return int(exc.exit_code)
-    except (KeyboardInterrupt, typer.Abort):
-        print("thor: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        # The engine's Interrupted carries 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+        print(f"thor: interrupted{f' ({exc})' if str(exc) else ''}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))
     except Exception as exc:
         if _is_parser_error(exc):
             if not args or type(exc).__name__ == "NoArgsIsHelpError":

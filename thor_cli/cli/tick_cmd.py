@@ -42,6 +42,14 @@ def tick(
             f"the release was never started; run `thor release start {version}` or "
             f"`thor release cancel {version}`"
         )
+    if report.notify_set_aside:
+        render.warn(
+            f"thor: {report.notify_set_aside} Slack message(s) could not be delivered and were set aside: "
+            f"{report.notify_set_aside_error} (kept in the database; see `thor status`)"
+        )
+    if report.notify_error:
+        # Every tick says so while messages wait: a channel name that cannot be found must not go unnoticed.
+        render.warn(f"thor: Slack messages are waiting to be delivered: {report.notify_error}")
     if report.blocked:
         render.warn(f"thor: blocked: {', '.join(report.blocked)} (see `thor status VERSION`)")
     if report.failed:

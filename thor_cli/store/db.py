@@ -15,7 +15,7 @@ from thor_cli.secrets import redact
 
 
 class Store:
-    """The engine plus the schema guarantee. Query functions take a ``Session`` from ``session()``."""
+    """The engine plus the schema guarantee. Writes go through ``transaction()``; reads may use ``session()``."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -31,6 +31,16 @@ class Store:
                 yield session
         except OperationalError as exc:
             raise ServiceUnavailable(f"database error: {_one_line(exc)}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: everything written in the block commits together at its end, or not at all.
+
+        Query helpers take the session and never commit or roll back themselves; an exception leaving the
+        block rolls the whole unit back.
+        """
+        with self.session() as session, session.begin():
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
