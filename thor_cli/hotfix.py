@@ -191,19 +191,11 @@ def _write_event(rt: Runtime, release: Release, message: str, section: str) -> N
     from thor_cli.store import queries
 
     now = rt.clock.now()
-    with rt.store.session() as session:
+    with rt.store.transaction() as tx:
         queries.add_event(
-            session,
-            at=now,
-            actor=rt.who,
-            kind=EVENT_KIND,
-            release_id=release.id,
-            message=message,
-            output=section,
-            commit=False,
+            tx, at=now, actor=rt.who, kind=EVENT_KIND, release_id=release.id, message=message, output=section
         )
-        notify.enqueue(rt, session, release, "reply", f"🩹 {release.version} {message}")
-        session.commit()
+        notify.enqueue(rt, tx, release, "reply", f"🩹 {release.version} {message}")
 
 
 def notes_section(rt: Runtime, repo: Repo, result: HotfixResult, picks: list[Pick]) -> tuple[str, list[str]]:

@@ -134,7 +134,7 @@ def test_a_failed_run_fails_the_step_with_its_conclusion_and_link_and_a_retry_st
     github.set_run(9002, "completed", "cancelled")
     thor.tick(at(7))
     step = thor.step()
-    assert (step["status"], step["detail"]) == ("failed", f"run 9002 of {WORKFLOW} ended cancelled")
+    assert (step["status"], step["detail"]) == ("failed", f"run 9002 of {WORKFLOW} ended cancelled (attempt 2 of 2)")
     assert len(github.dispatches) == 2
 
 
@@ -205,33 +205,26 @@ def test_a_tick_killed_right_after_the_dispatch_never_starts_a_second_run(
     ids=["cancel", "leave"],
 )
 def test_at_the_timeout_the_run_is_cancelled_when_configured(run_thor, tmp_path, github, cancel, expected) -> None:  # type: ignore[no-untyped-def]
-    """``timed_out`` is what the engine calls when the last poll at the timeout still answers waiting."""
-    from thor_cli.engine.context import EngineStepContext
-    from thor_cli.engine.reporting import Reporter
-    from thor_cli.engine.runner import ensure_step_runs
-    from thor_cli.releases import find_release, release_info
-    from thor_cli.runtime import Runtime
-
-    extra = f"cancel_on_timeout = {str(cancel).lower()}"
+    extra = f"cancel_on_timeout = {str(cancel).lower()}\nmax_attempts = 1"
     thor = Thor(run_thor, config_for(tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", github, extra))
     thor.tick()
     github.set_run(9001, "in_progress")
-    rt = Runtime.create(thor.config, at(11))
-    try:
-        release = find_release(rt, VERSION)
-        assert release is not None
-        run_row = ensure_step_runs(rt, release)["load-tests"]
-        step = next(s for s in rt.pipeline.enabled if s.name == "load-tests")
-        info = release_info(release, rt.settings.config.schedule.timezone)
-        ctx = EngineStepContext(rt, release, info, step, run_row, force=False, reporter=Reporter(), actor="test")
-        result = step.step_type.timed_out(ctx, None)  # type: ignore[attr-defined]
-    finally:
-        rt.close()
-    assert (result.status, result.detail) == ("failed", f"timed out after 10m; {expected}")
-    assert result.external_ref == f"https://github.com/{REPO}/actions/runs/9001"
+    thor.tick(at(11))  # past the 10m timeout: the engine polls once more, then calls timed_out
+    step = thor.step()
+    assert (step["status"], step["detail"]) == ("failed", f"timed out after 10m; {expected}")
+    assert step["link"] == f"https://github.com/{REPO}/actions/runs/9001"
     run = github.runs[9001]
     assert (run["status"], run["conclusion"]) == (("completed", "cancelled") if cancel else ("in_progress", None))
     assert github.count("POST", "/actions/runs/9001/cancel") == (1 if cancel else 0)
+
+
+def test_a_run_that_ended_by_the_timeout_is_not_timed_out(run_thor, tmp_path, github) -> None:  # type: ignore[no-untyped-def]
+    thor = Thor(run_thor, config_for(tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", github, "cancel_on_timeout = true"))
+    thor.tick()
+    github.set_run(9001, "completed", "success")
+    thor.tick(at(11))  # the last poll at the timeout sees the success
+    assert (thor.step()["status"], thor.step()["detail"]) == ("succeeded", "run 9001 succeeded")
+    assert github.count("POST", "/cancel") == 0
 
 
 def test_an_input_the_workflow_does_not_declare_fails_clearly(run_thor, tmp_path, github) -> None:  # type: ignore[no-untyped-def]
