@@ -200,5 +200,12 @@ def _slack(rt: Runtime) -> Check:
         return _skipped("slack", "[slack] channel not configured")
     client = SlackClient.from_settings(rt.settings)
     who = client.auth_test()
-    client.check_channel(channel)
-    return _ok("slack", f"signed in as {who.get('user', '?')} ({who.get('team', '?')}); channel {channel} readable")
+    from thor_cli.adapters.slack import SlackRefused
+
+    try:
+        channel_id = client.channel_id(channel)
+    except SlackRefused as exc:  # a channel that does not exist (or the app cannot see) is a configuration error
+        raise ConfigError(f"[slack] channel: {exc.message}") from None
+    client.check_channel(channel_id)
+    shown = channel if channel_id == channel else f"{channel} ({channel_id})"
+    return _ok("slack", f"signed in as {who.get('user', '?')} ({who.get('team', '?')}); channel {shown} readable")

@@ -48,6 +48,8 @@ _ICONS = {
     "approved": "✅",
     "failed": "❌",
     "retry": "🔁",
+    "recovered": "♻️",
+    "interrupted": "⏸️",
     "waiting": "⏳",
     "skipped": "⏭️",
     "started": "▶️",
@@ -215,7 +217,9 @@ def flush(rt: Runtime) -> FlushReport:
     # pass that sent something, a bounded number of times.
     for _ in range(MAX_FLUSH_PASSES):
         with rt.store.session() as session:
-            rows = pending(session)
+            # A release that has not started has no thread yet: its news (a reschedule) waits for it.
+            waiting = set(session.exec(select(Release.id).where(col(Release.started).is_(False))).all())
+            rows = [row for row in pending(session) if row.release_id not in waiting]
         if not rows:
             break
         if slack is None:

@@ -62,6 +62,8 @@ def releases_overview(rt: Runtime) -> list[dict[str, Any]]:
 
 
 def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
+    from thor_cli.notify import undeliverable
+
     release = require_release(rt, version)
     with rt.store.session() as session:
         runs = queries.step_runs(session, release.id)  # type: ignore[arg-type]
@@ -70,6 +72,7 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
             for e in queries.events(session, release.id)  # type: ignore[arg-type]
             if e.kind == "hotfix"
         ]
+        set_aside = undeliverable(session, release.id)
     now = rt.clock.now()
     steps = []
     for step in rt.pipeline.enabled:
@@ -97,6 +100,8 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
         "rescheduled": release.rescheduled,
         "steps": steps,
         "hotfixes": hotfixes,
+        # Slack messages given up on (refused for good), newest first: kept with the error Slack gave.
+        "undelivered_messages": [{"text": m.text, "error": m.last_error} for m in set_aside],
     }
 
 

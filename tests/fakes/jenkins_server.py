@@ -199,7 +199,10 @@ class FakeJenkins(FakeServer):
     def _complete(self, build: FakeBuild, result: str | None = None) -> None:
         build.building = False
         build.result = result or build.outcome
-        build.duration_ms = max(1, int(self.clock() * 1000) - build.timestamp_ms)
+        if build.runs_for is not None and result is None:  # it ran its course, whenever someone looked
+            build.duration_ms = int(build.runs_for * 1000)
+        else:
+            build.duration_ms = max(1, int(self.clock() * 1000) - build.timestamp_ms)
 
     def _observe_item(self, item: FakeQueueItem) -> None:
         """Someone looked at a waiting item: it waits ``queue_polls`` looks, then starts."""

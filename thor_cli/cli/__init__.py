@@ -26,7 +26,7 @@ from thor_cli.cli import (
     tick_cmd,
 )
 from thor_cli.cli.options import GlobalOptions
-from thor_cli.errors import ExitCode, ThorError
+from thor_cli.errors import ExitCode, Interrupted, ThorError
 from thor_cli.secrets import redact
 
 app = typer.Typer(
@@ -120,10 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ThorError as exc:
         print(f"thor: {redact(exc.message)}", file=sys.stderr)
         return int(exc.exit_code)
-    except (KeyboardInterrupt, typer.Abort) as exc:
-        # The engine's Interrupted carries 128 + the signal (130 for SIGINT, 143 for SIGTERM).
-        print(f"thor: interrupted{f' ({exc})' if str(exc) else ''}", file=sys.stderr)
-        return int(getattr(exc, "exit_code", 130))
+    except Interrupted as exc:  # a step was running: it recorded the interruption and freed its lease
+        print(f"thor: interrupted ({exc.signal_name})", file=sys.stderr)
+        return exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        print("thor: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
         if _is_parser_error(exc):
             if not args or type(exc).__name__ == "NoArgsIsHelpError":

@@ -75,6 +75,13 @@ def status(
             ("At (UTC)", "By", "What"),
             [(_short(h["at"]), h["actor"], h["message"]) for h in detail["hotfixes"]],
         )
+    undelivered = detail["undelivered_messages"]
+    if undelivered:
+        count = len(undelivered)
+        render.warn(
+            f"thor: {count} Slack message{'s' if count > 1 else ''} could not be delivered for {detail['version']}: "
+            f"{undelivered[0]['error']} (see `thor status {detail['version']} --json`)"
+        )
 
 
 def log(

@@ -49,7 +49,7 @@ def tick(
         )
     if report.notify_error:
         # Every tick says so while messages wait: a channel name that cannot be found must not go unnoticed.
-        render.warn(f"thor: Slack messages are waiting to be delivered: {report.notify_error}")
+        render.warn(f"thor: notifications delayed: {report.notify_error}")
     if report.blocked:
         render.warn(f"thor: blocked: {', '.join(report.blocked)} (see `thor status VERSION`)")
     if report.failed:

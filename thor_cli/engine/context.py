@@ -93,12 +93,17 @@ class EngineStepContext:
 
     # -- the guarded path ---------------------------------------------------------------------------
 
-    def guarded(self, write: Callable[[Session], None] | None = None, **run_values: Any) -> None:
-        """One unit of work: prove we hold the lease (renewing it), then write; nothing at all otherwise."""
+    def guarded(
+        self, write: Callable[[Session], None] | None = None, *, final: bool = False, **run_values: Any
+    ) -> None:
+        """One unit of work: prove we hold the lease (renewing it), then write; nothing at all otherwise.
+
+        ``final`` is the engine recording the turn's result, which a step past its timeout still may.
+        """
         with self._lock:
             if self.lost:
                 raise LeaseLost(self.lost)
-            if self.timed_out:
+            if self.timed_out and not final:
                 raise StepTimedOut(f"timed out after {format_duration(self.timeout)}")
             now = self.clock.now()
             # Renew the lease with the write itself; a final write (the result) releases it instead.

@@ -33,7 +33,7 @@ from thor_cli.engine.holder import Holder
 from thor_cli.engine.reporting import Reporter
 from thor_cli.engine.scheduler import Mode
 from thor_cli.engine.transition import Happened, Turn, transition
-from thor_cli.errors import ThorError
+from thor_cli.errors import Interrupted, ThorError
 from thor_cli.pipeline import Step
 from thor_cli.releases import compute_status, release_info
 from thor_cli.runtime import Runtime
@@ -49,15 +49,6 @@ class Outcome:
     step: str
     status: str  # the run's status afterwards, or "lost" when another process claimed it first
     detail: str
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM while a step ran: its attempt was recorded as interrupted and its lease released."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.exit_code = 128 + signum
 
 
 def ensure_step_runs(rt: Runtime, release: Release) -> dict[str, StepRun]:
@@ -95,6 +86,7 @@ def execute(
     values: dict[str, object] = {"updated_at": now}
     if new_attempt:
         values.update(attempts=StepRun.attempts + 1, started_at=now, finished_at=None)
+    # The claim, its event and its message: one unit, so a kill leaves either all three or none.
     with rt.store.transaction() as tx:
         if not leases.claim(
             tx, run, owner=rt.owner, holder=Holder.me().dump(), lease_until=now + lease_length(rt), **values
@@ -104,6 +96,7 @@ def execute(
         if new_attempt:
             _event(tx, rt, release, step, actor, "started", f"attempt {run.attempts} of {step.max_attempts}")
             notify.step_started(rt, tx, release, step.name, run.attempts)
+        failpoints.reached("claim-uncommitted")
     failpoints.reached("step-claimed")
     reporter.detail(f"{release.version} {step.name}: {mode}")
     info = release_info(release, rt.settings.config.schedule.timezone)
@@ -200,7 +193,6 @@ def recover(rt: Runtime, release: Release, step: Step, run: StepRun, *, reporter
         if not leases.claim(tx, run, owner=rt.owner, holder=Holder.me().dump(), lease_until=now + lease_length(rt)):
             return Outcome(release.version, step.name, "lost", "claimed by another process")
         run = leases.reload(tx, run.id)  # type: ignore[arg-type]
-        _event(tx, rt, release, step, actor, "recovered", f"took over from {old_owner}: {why}")
     killed = holder.reap() if holder else []
     if killed:
         reporter.detail(f"{release.version} {step.name}: stopped {len(killed)} process group(s) left by {old_owner}")
@@ -209,7 +201,7 @@ def recover(rt: Runtime, release: Release, step: Step, run: StepRun, *, reporter
     crashes = int(state.get("_crashes") or 0) + 1
     turn = Turn(
         "crashed",
-        f"its process ({old_owner}) died: {why}",
+        f"took over from {old_owner}: {why}",
         run.attempts,
         step.max_attempts,
         step.retry_after,
@@ -271,7 +263,7 @@ def _finish(
         refresh_release_status(rt, tx, release, actor=actor)
 
     try:
-        ctx.guarded(write, **values)
+        ctx.guarded(write, final=True, **values)
     except (LeaseLost, StepTimedOut):
         return Outcome(release.version, step.name, "lost", "lease lost before recording")
     if not repeated_wait:
@@ -286,6 +278,7 @@ def refresh_release_status(rt: Runtime, tx: Session, release: Release, *, actor:
     Cancelled is sticky: a step recorded after the cancel committed changes no release status.
     """
     locked = queries.lock_release(tx, release.id)  # type: ignore[arg-type]
+    failpoints.reached("release-locked")
     runs = queries.step_runs(tx, release.id)  # type: ignore[arg-type]
     statuses = {name: run.status for name, run in runs.items()}
     new_status = compute_status(locked, statuses, [s.name for s in rt.pipeline.enabled])

@@ -208,6 +208,7 @@ def skip(rt: Runtime, version: str, step_name: str, reason: str) -> str:
 
 
 def approve(rt: Runtime, version: str, step_name: str, note: str | None) -> str:
+    check_version(rt, version)
     step = pipeline_step(rt, step_name)
     if step.uses != "gate":
         raise UsageError(f"{step.name} is a {step.uses} step, not a gate")

@@ -61,17 +61,18 @@ def transition(turn: Turn, now: datetime) -> Transition:
             detail = f"{turn.detail}; polling again (crash {turn.crashes} of at most {turn.max_attempts})"
             return Transition(StepStatus.WAITING, "recovered", detail, turn.attempts, True, now, False)
         detail = f"{turn.detail} ({turn.crashes} polls in a row died with their process)"
-        return Transition(StepStatus.FAILED, "crashed", detail, turn.attempts, False, None, True)
+        return Transition(StepStatus.FAILED, "failed", detail, turn.attempts, False, None, True)
     # A failure, or a crashed attempt (counted like one, so a step that kills its tick every time ends too).
-    what = "crashed" if turn.happened == "crashed" else "failed"
+    crashed = turn.happened == "crashed"
     if turn.attempts < turn.max_attempts:
         # A crash is retried by the tick that found it; a failure waits for its back-off.
-        retry_at = now if turn.happened == "crashed" else now + turn.retry_after
-        detail = f"attempt {turn.attempts}/{turn.max_attempts} {what}: {turn.detail}"
+        retry_at = now if crashed else now + turn.retry_after
+        detail = f"attempt {turn.attempts}/{turn.max_attempts} {'crashed' if crashed else 'failed'}: {turn.detail}"
         if retry_at > now:
             detail += f"; retry after {retry_at:%Y-%m-%d %H:%M} UTC"
-        return Transition(StepStatus.PENDING, "retry", detail, turn.attempts, False, retry_at, False)
+        event = "recovered" if crashed else "retry"
+        return Transition(StepStatus.PENDING, event, detail, turn.attempts, False, retry_at, False)
     detail = turn.detail
     if turn.max_attempts > 1:
         detail = f"{detail} (attempt {turn.attempts} of {turn.max_attempts})"
-    return Transition(StepStatus.FAILED, what, detail, turn.attempts, False, None, True)
+    return Transition(StepStatus.FAILED, "failed", detail, turn.attempts, False, None, True)

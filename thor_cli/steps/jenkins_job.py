@@ -201,7 +201,12 @@ class JenkinsJobStep(StepType):
             return StepResult.wait(
                 f"build #{build.number} running", poll_after=ctx.options.poll_every, external_ref=url
             )
-        took = f" in {format_duration(build.duration)}" if build.duration else ""  # Jenkins's own measure
+        # Jenkins's own measure of the build, where it is worth saying (load tests run for hours).
+        took = (
+            f" in {format_duration(build.duration)}"
+            if build.duration and build.duration >= timedelta(minutes=1)
+            else ""
+        )
         if build.result == "SUCCESS":
             return StepResult.ok(f"build #{build.number} succeeded{took}", external_ref=url)
         try:

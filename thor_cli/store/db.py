@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
@@ -41,6 +42,14 @@ class Store:
         """
         with self.session() as session, session.begin():
             yield session
+
+    def database_now(self) -> datetime | None:
+        """The PostgreSQL server's clock (None on SQLite, whose only clock is this host's)."""
+        if self.dialect != "postgresql":
+            return None
+        with self.engine.connect() as connection:
+            moment = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def dispose(self) -> None:
         self.engine.dispose()

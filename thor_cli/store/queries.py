@@ -36,7 +36,9 @@ def lock_release(session: Session, release_id: int) -> Release:
         session.execute(update(Release).where(col(Release.id) == release_id).values(id=Release.id))
         release = session.get(Release, release_id, populate_existing=True)
     else:
-        query = select(Release).where(col(Release.id) == release_id).with_for_update()
+        # FOR NO KEY UPDATE: it serialises the finishers yet, unlike FOR UPDATE, does not conflict with the
+        # KEY SHARE locks that inserting events and outbox rows (foreign keys to the release) take.
+        query = select(Release).where(col(Release.id) == release_id).with_for_update(key_share=True)
         release = session.exec(query.execution_options(populate_existing=True)).one()
     assert release is not None, f"release #{release_id} vanished"
     return release
