@@ -85,7 +85,14 @@ def diagnose(config_path: str | Path | None = None, now: str | None = None) -> D
     checks.append(_guarded("jenkins", lambda: _jenkins(rt)))
     checks.append(_guarded("jira", lambda: _jira(rt)))
     checks.append(_guarded("slack", lambda: _slack(rt)))
+    checks.extend(_github_checks(rt))
     return DoctorReport(checks)
+
+
+def _github_checks(rt: Runtime) -> list[Check]:
+    from thor_cli.doctor_github import github_checks
+
+    return github_checks(rt)
 
 
 def _unconfigured(rt: Runtime, name: str, what: str, *types: str) -> Check:

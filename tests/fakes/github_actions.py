@@ -5,7 +5,7 @@
 ``dispatch_details`` is on (GitHub since 2026-02-19), else ``204`` (older GitHub Enterprise Server); an input
 the workflow does not declare is a ``422`` as on GitHub. ``GET …/actions/workflows/{workflow}/runs`` filtered
 by ``event``, ``status`` and ``created`` (``>=ISO``), newest first; ``GET …/actions/runs/{id}``;
-``POST …/actions/runs/{id}/cancel`` (``202``, ``409`` once completed).
+``POST …/actions/runs/{id}/cancel`` (``202``, ``409`` once completed); ``GET …/actions/workflows/{workflow}``.
 
 Runs are created ``queued``; tests move them with ``set_run(id, status, conclusion)``. A run's
 ``display_title`` is the workflow's ``run_name`` with ``{input}`` placeholders filled from the dispatch, as
@@ -46,6 +46,7 @@ class ActionsWorkflow:
         self._next_run = 9001
         self.route("POST", _WORKFLOW + r"/dispatches", self._dispatch_workflow)  # type: ignore[attr-defined]
         self.route("GET", _WORKFLOW + r"/runs", self._list_runs)  # type: ignore[attr-defined]
+        self.route("GET", _WORKFLOW, self._get_workflow)  # type: ignore[attr-defined]
         self.route("GET", _RUN, self._get_run)  # type: ignore[attr-defined]
         self.route("POST", _RUN + r"/cancel", self._cancel_run)  # type: ignore[attr-defined]
 
@@ -129,6 +130,21 @@ class ActionsWorkflow:
                 {"workflow_run_id": run["id"], "run_url": run["url"], "html_url": run["html_url"]}, 200
             )
         return Response(204)
+
+    def _get_workflow(self, request: Request, match: Any) -> Response:
+        repo, name = f"{match['owner']}/{match['repo']}", match["workflow"]
+        if (repo, name) not in self.workflows:
+            return Response.json({"message": "Not Found"}, 404)
+        return Response.json(
+            {
+                "id": abs(hash((repo, name))) % 100000,
+                "name": name,
+                "path": f".github/workflows/{name}",
+                "state": "active",
+                "url": f"{self.url}/repos/{repo}/actions/workflows/{name}",
+                "html_url": f"https://github.com/{repo}/actions/workflows/{name}",
+            }
+        )
 
     def _list_runs(self, request: Request, match: Any) -> Response:
         repo, name = f"{match['owner']}/{match['repo']}", match["workflow"]

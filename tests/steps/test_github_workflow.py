@@ -250,3 +250,24 @@ def test_bad_options_are_refused_at_load(run_thor, tmp_path, github, extra, inpu
     result = run_thor("--config", config, "steps")
     assert result.exit_code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_doctor_checks_the_workflow_and_the_token(run_thor, tmp_path, github, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", github)
+    assert run_thor("--config", config, "db", "upgrade").exit_code == 0
+
+    def github_row():  # type: ignore[no-untyped-def]
+        result = run_thor("--config", config, "doctor", "--json")
+        return result.exit_code, next(c for c in result.json()["checks"] if c["name"] == "github")
+
+    code, row = github_row()
+    assert (row["status"], row["detail"]) == ("ok", f"{github.url}: {REPO} {WORKFLOW} (load-tests)")
+
+    github.workflows.clear()
+    code, row = github_row()
+    assert (code, row["status"], row["problem"]) == (2, "FAIL", "config")
+    assert f"while reading workflow {REPO} {WORKFLOW} (load-tests)" in row["detail"] and "404" in row["detail"]
+
+    monkeypatch.delenv("THOR_GITHUB_TOKEN")
+    code, row = github_row()
+    assert (code, row["detail"]) == (2, "THOR_GITHUB_TOKEN is not set, but needed by load-tests")

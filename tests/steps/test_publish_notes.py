@@ -120,3 +120,11 @@ def test_no_notes_yet_fails_clearly(run_thor, tmp_path, github) -> None:  # type
     assert thor.publish().exit_code == 1
     assert "no release notes for 2021.09 yet" in thor.step()["detail"]
     assert github.count("POST", "/pulls") == 0
+
+
+def test_doctor_reads_the_repository(run_thor, tmp_path, github) -> None:  # type: ignore[no-untyped-def]
+    thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", github)
+    result = thor("doctor", "--json")
+    row = next(c for c in result.json()["checks"] if c["name"] == "github")
+    assert (row["status"], row["detail"]) == ("ok", f"{github.url}: {MANIFEST} (publish-notes)")
+    assert github.count("GET", f"/repos/{MANIFEST}") >= 1
