@@ -63,7 +63,7 @@ def test_cherry_picks_tags_records_and_a_rerun_changes_nothing(run_thor, tmp_pat
 
     result = thor.hotfix(thor.merge_pr, thor.squash[:10])  # an abbreviated SHA is found on the branches
     assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert result.stdout.splitlines()[0] == f"{NAME} stable: cherry-picked 2 commit(s), tagged 2021.09.1"
+    assert result.stdout.splitlines()[0] == f"{NAME} stable: cherry-picked 2 commits, tagged 2021.09.1"
     stable = g.heads(remote)["stable"]
     first = g.parents(remote, stable)[0]
     assert g.parents(remote, first) == [before]  # linear: one commit per pick, no merge commits
@@ -75,7 +75,7 @@ def test_cherry_picks_tags_records_and_a_rerun_changes_nothing(run_thor, tmp_pat
     assert g.git("-C", remote, "cat-file", "-t", "2021.09.1") == "tag"  # annotated
     assert g.tags(remote)[VERSION] == before  # the release tag never moves
 
-    assert thor.events() == [f"hotfix 2021.09.1 in {NAME}: 2 commit(s) cherry-picked onto stable "
+    assert thor.events() == [f"hotfix 2021.09.1 in {NAME}: 2 commits cherry-picked onto stable "
                              f"({before[:12]} → {stable[:12]})"]  # fmt: skip
     status = thor("status", VERSION, "--json").json()
     assert [h["message"] for h in status["hotfixes"]] == thor.events()
@@ -120,7 +120,7 @@ def test_dry_run_shows_the_plan_and_writes_nothing(thor: Thor) -> None:
     refs = g.all_refs(thor.remote)
     result = thor.hotfix(thor.merge_pr, flags=("--dry-run",))
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines()[0] == f"{NAME} stable: would cherry-pick 1 commit(s) and tag 2021.09.1"
+    assert result.stdout.splitlines()[0] == f"{NAME} stable: would cherry-pick 1 commit and tag 2021.09.1"
     assert "Merge pull request #10" in result.stdout
     assert g.all_refs(thor.remote) == refs
     assert thor.events() == []
@@ -148,7 +148,7 @@ def test_a_push_whose_recording_was_lost_is_recorded_by_the_rerun(thor: Thor) ->
     result = thor.hotfix(thor.merge_pr)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0] == f"{NAME} stable: hotfix 2021.09.1 was already pushed; recorded it now"
-    assert thor.events()[0].startswith(f"hotfix 2021.09.1 in {NAME}: 1 commit(s)")
+    assert thor.events()[0].startswith(f"hotfix 2021.09.1 in {NAME}: 1 commit")
     again = thor.hotfix(thor.merge_pr)
     assert again.stdout.splitlines()[0] == f"{NAME} stable: every commit is already there; nothing changed"
     assert len(thor.events()) == 1

@@ -53,12 +53,12 @@ class HotfixResult:
         if self.outcome == "planned":
             if not picked:
                 return f"{where}: every commit is already there; nothing would change"
-            return f"{where}: would cherry-pick {picked} commit(s) and tag {self.tag}"
+            return f"{where}: would cherry-pick {_commits(picked)} and tag {self.tag}"
         if self.outcome == "nothing-to-do":
             return f"{where}: every commit is already there; nothing changed"
         if self.outcome == "recorded":
             return f"{where}: hotfix {self.tag} was already pushed; recorded it now"
-        return f"{where}: cherry-picked {picked} commit(s), tagged {self.tag}"
+        return f"{where}: cherry-picked {_commits(picked)}, tagged {self.tag}"
 
 
 def hotfix(rt: Runtime, version: str, repo_name: str, commits: list[str], *, dry_run: bool = False) -> HotfixResult:
@@ -97,6 +97,10 @@ def hotfix(rt: Runtime, version: str, repo_name: str, commits: list[str], *, dry
         recorded = HotfixResult(version, repo.name, stable, "recorded", found, lines, plan.stable_sha, plan.tip)
         return _record(rt, release, info, repo, recorded, picked)
     return done
+
+
+def _commits(count: int) -> str:
+    return f"{count} commit" + ("" if count == 1 else "s")
 
 
 # -- the tag -----------------------------------------------------------------------------------------
@@ -167,7 +171,7 @@ def _record(
     section, pulls = notes_section(rt, repo, result, picks)
     path = _append_notes(rt, info, section)
     message = (
-        f"hotfix {result.tag} in {repo.name}: {len(picks)} commit(s) cherry-picked onto {result.stable_branch} "
+        f"hotfix {result.tag} in {repo.name}: {_commits(len(picks))} cherry-picked onto {result.stable_branch} "
         f"({short(result.stable_before)} → {short(result.stable_after)})"
     )
     _write_event(rt, release, message, section)
