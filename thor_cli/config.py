@@ -221,6 +221,13 @@ class NotesConfig(Section):
     dir: PathValue = Path("release-notes")
 
 
+class HotfixConfig(Section):
+    """``thor hotfix``: the tag each hotfix creates (``{n}`` counts the hotfixes of a release from 1)."""
+
+    tag: str = "{version}.{n}"
+    tag_message: str = "Gen3 {version} hotfix {n}"
+
+
 class EngineConfig(Section):
     """How the engine holds a step while it runs (see docs/architecture.md, "Exactly once")."""
 
@@ -264,6 +271,7 @@ class ThorConfig(Section):
     slack: SlackConfig = SlackConfig()
     notify: NotifyConfig = NotifyConfig()
     notes: NotesConfig = NotesConfig()
+    hotfix: HotfixConfig = HotfixConfig()
     engine: EngineConfig = EngineConfig()
     report: ReportConfig = ReportConfig()
     steps: dict[str, StepConfig] = Field(default_factory=dict)

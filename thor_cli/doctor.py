@@ -88,7 +88,14 @@ def diagnose(config_path: str | Path | None = None, now: str | None = None) -> D
     from thor_cli.environments.checks import environment_checks
 
     checks.extend(environment_checks(rt))
+    checks.extend(_github_checks(rt))
     return DoctorReport(checks)
+
+
+def _github_checks(rt: Runtime) -> list[Check]:
+    from thor_cli.doctor_github import github_checks
+
+    return github_checks(rt)
 
 
 def _unconfigured(rt: Runtime, name: str, what: str, *types: str) -> Check:

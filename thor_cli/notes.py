@@ -201,7 +201,13 @@ def _from_database(rt: Runtime, version: str, step_names: list[str]) -> StoredNo
         run = runs.get(name)
         state = leases.load_state(run) if run is not None else {}
         if state.get("notes_markdown"):
-            return StoredNotes(version, str(state["notes_markdown"]), state.get("notes_path"), "database")
+            markdown = str(state["notes_markdown"])
+            with rt.store.session() as session:  # `thor hotfix` appends its sections to the notes
+                events = queries.events(session, release.id)  # type: ignore[arg-type]
+            hotfixes = [e.output for e in events if e.kind == "hotfix" and e.output]
+            if hotfixes:
+                markdown = markdown.rstrip("\n") + "\n" + "".join(f"\n{section}" for section in hotfixes)
+            return StoredNotes(version, markdown, state.get("notes_path"), "database")
     return None
 
 

@@ -68,6 +68,11 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
     release = require_release(rt, version)
     with rt.store.session() as session:
         runs = queries.step_runs(session, release.id)  # type: ignore[arg-type]
+        hotfixes = [
+            {"at": _iso(e.at), "actor": e.actor, "message": e.message}
+            for e in queries.events(session, release.id)  # type: ignore[arg-type]
+            if e.kind == "hotfix"
+        ]
         set_aside = undeliverable(session, release.id)
     now = rt.clock.now()
     steps = []
@@ -95,6 +100,7 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
         "integration_branch": release.integration_branch,
         "rescheduled": release.rescheduled,
         "steps": steps,
+        "hotfixes": hotfixes,
         # Slack messages given up on (refused for good), newest first: kept with the error Slack gave.
         "undelivered_messages": [{"text": m.text, "error": m.last_error} for m in set_aside],
         "environments": release_rollouts(rt, release.id),  # type: ignore[arg-type]

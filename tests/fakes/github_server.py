@@ -13,6 +13,9 @@ pull requests added with ``add_pull``. Misbehaviour on purpose, besides ``FakeSe
 Pull requests as a release opens them (``PullWorkflow`` in github_pulls.py): the repository, create, list
 by head, edit/close, merge, labels and reviews, in the documented REST shapes. Tests act as the environment
 owners with ``merge_pull``, ``close_pull`` and ``add_review``.
+
+GitHub Actions (``ActionsWorkflow`` in github_actions.py): workflow dispatch (the ``200`` with run details and
+the older ``204``), run listing with filters, a run, cancel.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tests.fakes.github_actions import ActionsWorkflow
 from tests.fakes.github_pulls import PullWorkflow
 from tests.fakes.http import FakeServer, Fault, Request, Response
 
@@ -27,7 +31,7 @@ TOKEN = "ghp_FakeGitHubToken0123456789abcdefXYZ"
 _PULL = r"(?:/api/v3)?/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls/(?P<number>\d+)"
 
 
-class FakeGitHub(FakeServer, PullWorkflow):
+class FakeGitHub(FakeServer, PullWorkflow, ActionsWorkflow):
     name = "github"
 
     def __init__(self, *, token: str = TOKEN, **kw: Any) -> None:
@@ -40,6 +44,7 @@ class FakeGitHub(FakeServer, PullWorkflow):
         self._rate_limited: list[float] = []
         self.route("GET", _PULL, self._get_pull)
         self._init_pull_workflow()
+        self._init_actions()
 
     # -- state ---------------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from thor_cli.cli import (
     demo_cmd,
     doctor_cmd,
     envs_cmd,
+    hotfix_cmd,
     notes_cmd,
     release_cmd,
     report_cmd,
@@ -76,6 +77,7 @@ demo_cmd.register(app)
 envs_cmd.register(app)
 report_cmd.register(app)
 serve_cmd.register(app)
+hotfix_cmd.register(app)
 
 
 _GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})
@@ -177,5 +179,6 @@ _COMMAND_NAMES = frozenset(
         "demo",
         "report",
         "serve",
+        "hotfix",
     }
 )

@@ -74,6 +74,12 @@ def status(
 
         render.emit("Environments", ("Environment", "Step", "Rollout", "Pull request", "Approvals", "Owner"),
                     rollout_rows(detail["environments"]))  # fmt: skip
+    if detail["hotfixes"]:
+        render.emit(
+            "Hotfixes",
+            ("At (UTC)", "By", "What"),
+            [(_short(h["at"]), h["actor"], h["message"]) for h in detail["hotfixes"]],
+        )
     undelivered = detail["undelivered_messages"]
     if undelivered:
         count = len(undelivered)
