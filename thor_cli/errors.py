@@ -6,6 +6,7 @@ exits with its ``exit_code``. Anything else is a bug and is allowed to show a tr
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
 
 
@@ -39,6 +40,15 @@ class ConfigError(ThorError):
     exit_code = ExitCode.BAD_INPUT
 
 
+class Refused(ThorError):
+    """A request the current state does not allow: retry a succeeded step, cancel a released release.
+
+    Like any bad request it is exit 2; exit 1 stays for "a step failed / a release is blocked".
+    """
+
+    exit_code = ExitCode.BAD_INPUT
+
+
 class ServiceUnavailable(ThorError):
     """The database or an outside service could not be reached, or refused our credentials."""
 
@@ -59,3 +69,12 @@ class CommandError(StepError):
         self.argv = argv
         self.returncode = returncode
         self.output = output
+
+
+def exit_code_of(exc: ThorError) -> ExitCode:
+    """The exit code for ``exc``: its own, except that the engine's refusals (``Conflict``) are bad requests."""
+    steering = sys.modules.get("thor_cli.engine.steering")  # only loaded when a steering command ran
+    conflict = getattr(steering, "Conflict", None)
+    if conflict is not None and isinstance(exc, conflict):
+        return ExitCode.BAD_INPUT
+    return exc.exit_code

@@ -24,8 +24,9 @@ from thor_cli.cli import (
     steer_cmd,
     tick_cmd,
 )
+from thor_cli.cli.helptext import CONTEXT_SETTINGS, ThorGroup
 from thor_cli.cli.options import GlobalOptions
-from thor_cli.errors import ExitCode, ThorError
+from thor_cli.errors import ExitCode, ThorError, UsageError, exit_code_of
 from thor_cli.secrets import redact
 
 app = typer.Typer(
@@ -35,6 +36,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=ThorGroup,
+    context_settings=CONTEXT_SETTINGS,
+    epilog="""
+    thor calendar                      the next six release cycles
+    thor tick                          what cron runs every day
+    thor status 2021.09                one release's steps
+    thor retry 2021.09 load-tests      re-arm a failed step for the next tick
+    thor demo                          a whole release cycle in a sandbox
+    """,
 )
 
 
@@ -57,6 +67,8 @@ def _global(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
+    if verbose and quiet:
+        raise UsageError("-v/--verbose and -q/--quiet contradict each other: give one")
     ctx.obj = GlobalOptions(config=config, now=now, verbose=verbose, quiet=quiet)
 
 
@@ -117,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitCode.BAD_INPUT)
     except ThorError as exc:
         print(f"thor: {redact(exc.message)}", file=sys.stderr)
-        return int(exc.exit_code)
+        return int(exit_code_of(exc))
     except (KeyboardInterrupt, typer.Abort):
         print("thor: interrupted", file=sys.stderr)
         return 130
