@@ -38,8 +38,15 @@ def demo(
     From feature freeze to code freeze, with local git repositories and an SQLite database; Ctrl-C stops it
     at once and cleans up.
     """
-    from thor_cli.demo.run import demo_main
+    import sys
 
-    code = demo_main(directory, setup_only=setup_only)
+    from thor_cli.demo.run import INTERRUPTED, Interrupted, demo_main
+
+    try:
+        code = demo_main(directory, setup_only=setup_only)
+    except KeyboardInterrupt as exc:
+        if not isinstance(exc, Interrupted):
+            print("thor: interrupted", file=sys.stderr)
+        raise typer.Exit(INTERRUPTED) from None
     if code:
         raise typer.Exit(code)

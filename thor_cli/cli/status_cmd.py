@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -132,7 +133,7 @@ def _release(rt: Any, version: str, tz: ZoneInfo, as_json: bool) -> None:
             s["attempts"],
             local_time(s["started_at"], tz),
             local_time(s["finished_at"], tz),
-            Detail(s["detail"], s["link"]),
+            Detail(s["detail"], shown_link(s["detail"], s["link"])),
         )
         for s in detail["steps"]
     ]
@@ -224,6 +225,15 @@ def log(
             render.say(textwrap.indent(entry["output"].rstrip(), "    "))
     for name, rows in repos.items():
         _repos_table(name, rows)
+
+
+def shown_link(detail: str, link: str | None) -> str | None:
+    """The link under a detail, unless the detail already names it (the release notes' file): once is enough."""
+    if not link:
+        return None
+    if "://" not in link and (link in detail or PurePath(link).name in detail):
+        return None
+    return link
 
 
 def local_time(iso: str | None, tz: ZoneInfo) -> str:

@@ -58,7 +58,9 @@ def tick(
             f"`thor release cancel {version}`"
         )
     if report.blocked:
-        render.warn(f"thor: blocked: {', '.join(report.blocked)} (see `thor status VERSION`)")
+        # The hint names the real release(s): a placeholder would send people to the help first.
+        hints = " or ".join(f"`thor status {version}`" for version in report.blocked)
+        render.warn(f"thor: blocked: {', '.join(report.blocked)} (see {hints})")
     if report.failed:
         raise typer.Exit(ExitCode.STEP_FAILED)
 
