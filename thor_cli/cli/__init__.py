@@ -138,8 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args or type(exc).__name__ == "NoArgsIsHelpError":
                 exc.show()  # type: ignore[attr-defined]  # bare `thor`: the help is the answer
                 return int(ExitCode.BAD_INPUT)
-            command = next((a for a in args if not a.startswith("-")), None)
-            hint = f"`thor {command} --help`" if command and command in _COMMAND_NAMES else "`thor --help`"
+            hint = _help_hint(exc, args)
             print(f"thor: {exc.format_message()} (see {hint})", file=sys.stderr)  # type: ignore[attr-defined]
             return int(getattr(exc, "exit_code", ExitCode.BAD_INPUT))
         # A bug: one line, the traceback only on request.
@@ -152,6 +151,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.STEP_FAILED)
     # --help and typer.Exit end here with their exit code; commands that finish normally return None.
     return result if isinstance(result, int) else 0
+
+
+def _help_hint(exc: Exception, args: list[str]) -> str:
+    """The help of the command that was given (`thor release reschedule --help`), else `thor --help`."""
+    context = getattr(exc, "ctx", None)
+    path = getattr(context, "command_path", "") or ""
+    if path.startswith("thor ") and getattr(context, "parent", None) is not None:
+        return f"`{path} --help`"
+    command = next((a for a in args if not a.startswith("-")), None)
+    return f"`thor {command} --help`" if command and command in _COMMAND_NAMES else "`thor --help`"
 
 
 _COMMAND_NAMES = frozenset(
