@@ -48,6 +48,11 @@ COMMANDS = {
     "release-cancel": ["release", "cancel", "2021.09"],
     "step": ["step", "split-branch", "2021.09"],
     "db-upgrade": ["db", "upgrade"],
+    # Every command checks the same configuration the same way (`steps` passed a missing codenames file).
+    "steps": ["steps"],
+    "calendar": ["calendar"],
+    "log": ["log", "2021.09"],
+    "notes": ["notes", "2021.09"],
 }
 
 
