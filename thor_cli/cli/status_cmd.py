@@ -220,8 +220,9 @@ def log(
     for entry in entries:
         where = f" {entry['step']}" if entry["step"] else ""
         render.say(f"{local_time(entry['at'], tz)}{where} [{entry['kind']}] {entry['message']} ({entry['actor']})")
-        if entry["output"]:
-            # The tail of a command's output, as captured; per-repository results are in the tables below.
+        if entry["output"] and entry["step"] not in repos:
+            # The captured tail of a command's output. A step with per-repository results is shown by the
+            # tables below instead, in full from the database (its captured report may have lost its start).
             render.say(textwrap.indent(entry["output"].rstrip(), "    "))
     for name, rows in repos.items():
         _repos_table(name, rows)
