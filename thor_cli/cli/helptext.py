@@ -83,6 +83,16 @@ class ThorCommand(TyperCommand):
 
 
 class ThorGroup(TyperGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A command registered with a plain `app.command()` gets the same help: metavars, global options, a
+        # whole summary (its Examples block is the one thing it has to bring itself).
+        for cmd in self.commands.values():
+            if type(cmd) is TyperCommand:
+                cmd.__class__ = ThorCommand
+                if cmd.short_help is None and cmd.help:
+                    cmd.short_help = inspect.cleandoc(cmd.help).splitlines()[0]
+
     def format_options(self, ctx: Any, formatter: Any) -> None:
         super().format_options(ctx, formatter)
         globals_ = _global_records(ctx)

@@ -32,12 +32,11 @@ def runtime(ctx: typer.Context) -> Runtime:
 
     opts = options(ctx)
     if opts._runtime is None:
-        rt = Runtime.create(opts.config, opts.now, verbose=opts.verbose, quiet=opts.quiet)
+        opts._runtime = Runtime.create(opts.config, opts.now, verbose=opts.verbose, quiet=opts.quiet)
+        ctx.call_on_close(opts._runtime.close)
         # Every command checks the whole configuration the same way (pipeline and what it points to, like the
         # codenames file), so `thor steps` cannot pass a file that `thor calendar` then refuses.
-        rt.validate()
-        opts._runtime = rt
-        ctx.call_on_close(opts._runtime.close)
+        opts._runtime.validate()
     return opts._runtime
 
 

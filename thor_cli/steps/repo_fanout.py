@@ -9,6 +9,7 @@ loses nothing and a re-run can retry only what failed.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -169,10 +170,35 @@ def done_summary(
     return ", ".join(p for p in parts if p)
 
 
+_SUMMARY_CHARS = 300  # a step's failure summary stays one short line; every repository is in `thor log`
+
+
 def failure_summary(failed: dict[str, RepoOutcome], total: int, what: str = "failed") -> str:
-    """ "2 of 30 repos failed: uc-cdis/fence: conflict (...); uc-cdis/indexd: push rejected ..."."""
-    reasons = "; ".join(f"{name}: {_clip(o.detail)}" for name, o in failed.items())
-    return f"{len(failed)} of {plural(total, 'repo')} {what}: {reasons}"
+    """One short line: "44 of 60 repos failed: connection refused (44)", or, for reasons of their own,
+    "2 of 30 repos failed: uc-cdis/fence: conflict (...); uc-cdis/indexd: push rejected". The same reason
+    (the repository's name aside) is given once with its count; the full list is each repository's result."""
+    groups: dict[str, list[str]] = {}
+    for name, outcome in failed.items():
+        groups.setdefault(_generic(name, outcome.detail), []).append(name)
+    parts = []
+    for reason, names in sorted(groups.items(), key=lambda item: -len(item[1])):
+        parts.append(f"{reason} ({len(names)})" if len(names) > 1 else f"{names[0]}: {_clip(failed[names[0]].detail)}")
+    head = f"{len(failed)} of {plural(total, 'repo')} {what}: "
+    shown: list[str] = []
+    for index, part in enumerate(parts):
+        if shown and len(head) + len("; ".join([*shown, part])) > _SUMMARY_CHARS:
+            rest = len(parts) - index
+            shown.append(f"and {plural(rest, 'other reason')} (`thor log` lists every repository)")
+            break
+        shown.append(part)
+    return head + "; ".join(shown)
+
+
+def _generic(name: str, detail: str) -> str:
+    """``detail`` without the repository's own name, so that the same failure of many repositories is one."""
+    short = name.rsplit("/", 1)[-1]
+    text = " ".join(detail.split()).replace(name, "{repo}")
+    return _clip(re.sub(rf"(?<![\w.-]){re.escape(short)}(?![\w-])", "{repo}", text))
 
 
 def report_lines(outcomes: dict[str, RepoOutcome], earlier: Iterable[str] = ()) -> str:
