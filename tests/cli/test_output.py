@@ -166,3 +166,31 @@ def test_every_repository_is_listed_from_the_database(tmp_path: Path, monkeypatc
     assert {r["status"] for r in repos["split-branch"] if r["repo"] in REAL} == {"succeeded"}
     one = run_thor("--config", config, "status", "2021.09", "split-branch", "--json").json()
     assert len(one["repos"]) == 43
+
+
+def test_a_long_log_on_a_terminal_goes_through_the_pager(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    paged = tmp_path / "paged.txt"
+    leader, follower = os.openpty()  # a real terminal for the child: the pager is for people, not pipes
+    env = {**os.environ, "PAGER": f"cat > {paged}", "LINES": "5", "COLUMNS": "80"}
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "thor_cli", "log", "2021.09"],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert child.returncode == 0
+    text = paged.read_text()
+    assert text.startswith("2021.09 event log (times America/Chicago)") and "load-tests [failed]" in text
+    piped = project("log", "2021.09").stdout  # piped: printed as is, no pager
+    assert piped == text

@@ -6,7 +6,12 @@ Tables show times in the schedule's timezone (named in the title), as ``--now`` 
 
 from __future__ import annotations
 
+import contextlib
+import io
+import shutil
+import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
@@ -213,6 +218,31 @@ def log(
     if as_json:
         render.print_json({"version": version, "events": entries, "repos": repos})
         return
+    with _paged():
+        _print_log(version, step, tz, entries, repos)
+
+
+@contextlib.contextmanager
+def _paged() -> Iterator[None]:
+    """On a terminal, a log longer than the screen goes through the pager ($PAGER, else less); piped, as is."""
+    if not sys.stdout.isatty():
+        yield
+        return
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        yield
+    text = buffer.getvalue()
+    if text.count("\n") < shutil.get_terminal_size().lines - 1:
+        sys.stdout.write(text)
+    else:
+        import pydoc
+
+        pydoc.pager(text)
+
+
+def _print_log(
+    version: str, step: str | None, tz: ZoneInfo, entries: list[dict[str, Any]], repos: dict[str, Any]
+) -> None:
     if not entries:
         render.say(f"{version}: no events{f' for {step}' if step else ''} yet")
     else:
