@@ -110,6 +110,7 @@ def claimed(directory: Path) -> Iterator[Path]:
     root = directory.expanduser().resolve()
     if root.exists() and not root.is_dir():
         raise UsageError(f"{directory} is not a directory")
+    _refuse_foreign(root, directory)  # before the lock file: a directory that is not ours gets nothing written
     try:
         root.mkdir(parents=True, exist_ok=True)
         handle = open(root / LOCK_NAME, "a+")  # noqa: SIM115  (held for the whole demo)
@@ -127,13 +128,18 @@ def claimed(directory: Path) -> Iterator[Path]:
         handle.close()
 
 
+def _refuse_foreign(root: Path, shown: Path) -> bool:
+    """Refuse a directory holding something else than a sandbox; whether it holds a sandbox to rebuild."""
+    others = [p for p in root.iterdir() if p.name != LOCK_NAME] if root.is_dir() else []
+    if others and not (root / demo.MARKER).is_file():
+        raise UsageError(f"{shown} is not empty and is not a thor demo sandbox: give a new or empty one")
+    return bool(others)
+
+
 def prepare(root: Path, given: Path | None = None) -> Path:
     """Check that ``root`` (absolute) may hold a sandbox and empty it of a previous one."""
     shown = given or root
-    others = [p for p in root.iterdir() if p.name != LOCK_NAME] if root.is_dir() else []
-    if others:
-        if not (root / demo.MARKER).is_file():
-            raise UsageError(f"{shown} is not empty and is not a thor demo sandbox: give a new or empty one")
+    if _refuse_foreign(root, shown):
         try:
             remove_sandbox(root, keep_dir=True)
         except OSError as exc:
