@@ -20,10 +20,17 @@ class Clock:
         self._origin = time.monotonic()
         self._start = (start or datetime.now(UTC)).astimezone(UTC)
         self.travelling = start is not None
+        self._skew = timedelta(0)
 
     def now(self) -> datetime:
         """Aware UTC."""
-        return self._start + timedelta(seconds=time.monotonic() - self._origin)
+        return self._start + self._skew + timedelta(seconds=time.monotonic() - self._origin)
+
+    def align(self, reference: datetime) -> None:
+        """Read time as ``reference`` (the database server's clock) has it, so that hosts whose own clocks
+        disagree by minutes still agree on when a lease expires. Time travel (``--now``) is left alone."""
+        if not self.travelling:
+            self._skew = reference.astimezone(UTC) - (self._start + timedelta(seconds=time.monotonic() - self._origin))
 
     def local_now(self) -> datetime:
         return self.now().astimezone(self.tz)

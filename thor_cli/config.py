@@ -10,6 +10,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -155,6 +156,21 @@ class NotesConfig(Section):
     dir: Path = Path("release-notes")
 
 
+class EngineConfig(Section):
+    """How the engine holds a step while it runs (see docs/architecture.md, "Exactly once")."""
+
+    # The holder renews its lease every third of this; a holder that died is taken over once it expires
+    # (at once on the same host, where Thor can prove the holder is gone).
+    lease: Duration = timedelta(minutes=10)
+
+    @field_validator("lease")
+    @classmethod
+    def _lease_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(days=1):
+            raise ValueError("must be between 1s and 1d")
+        return value
+
+
 class StepConfig(BaseModel):
     """A ``[steps.NAME]`` table. Keys other than the common ones belong to the step type."""
 
@@ -183,6 +199,7 @@ class ThorConfig(Section):
     slack: SlackConfig = SlackConfig()
     notify: NotifyConfig = NotifyConfig()
     notes: NotesConfig = NotesConfig()
+    engine: EngineConfig = EngineConfig()
     steps: dict[str, StepConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -6,7 +6,6 @@ exits with its ``exit_code``. Anything else is a bug and is allowed to show a tr
 
 from __future__ import annotations
 
-import sys
 from enum import IntEnum
 
 
@@ -40,15 +39,6 @@ class ConfigError(ThorError):
     exit_code = ExitCode.BAD_INPUT
 
 
-class Refused(ThorError):
-    """A request the current state does not allow: retry a succeeded step, cancel a released release.
-
-    Like any bad request it is exit 2; exit 1 stays for "a step failed / a release is blocked".
-    """
-
-    exit_code = ExitCode.BAD_INPUT
-
-
 class ServiceUnavailable(ThorError):
     """The database or an outside service could not be reached, or refused our credentials."""
 
@@ -71,10 +61,16 @@ class CommandError(StepError):
         self.output = output
 
 
-def exit_code_of(exc: ThorError) -> ExitCode:
-    """The exit code for ``exc``: its own, except that the engine's refusals (``Conflict``) are bad requests."""
-    steering = sys.modules.get("thor_cli.engine.steering")  # only loaded when a steering command ran
-    conflict = getattr(steering, "Conflict", None)
-    if conflict is not None and isinstance(exc, conflict):
-        return ExitCode.BAD_INPUT
-    return exc.exit_code
+class Interrupted(BaseException):  # not an error: a person (or the system) stopped Thor
+    """SIGINT or SIGTERM while a step ran; the step recorded the interruption and released its lease.
+
+    A BaseException, so that nothing between the signal and the engine mistakes it for a step's failure.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(self.signal_name)
+        self.signum = signum
+        self.exit_code = 128 + signum  # 130 for SIGINT, 143 for SIGTERM, as shells report them

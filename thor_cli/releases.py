@@ -116,7 +116,7 @@ def new_release(rt: Runtime, cycle: Cycle, *, started: bool = True) -> Release:
         code_freeze=cycle.code_freeze.astimezone(UTC),
         integration_branch=cycle.integration_branch,
         stable_branch=cycle.stable_branch,
-        status=ReleaseStatus.ACTIVE if started else ReleaseStatus.CANCELLED,
+        status=ReleaseStatus.ACTIVE if started else ReleaseStatus.PENDING,
         started=started,
         created_at=now,
         updated_at=now,
@@ -146,6 +146,8 @@ def compute_status(release: Release, statuses: dict[str, str], enabled: list[str
     """active / blocked / released from the step statuses; cancelled is sticky."""
     if release.status == ReleaseStatus.CANCELLED:
         return ReleaseStatus.CANCELLED
+    if not release.started:
+        return ReleaseStatus.PENDING
     if any(statuses.get(name) == StepStatus.FAILED for name in enabled):
         return ReleaseStatus.BLOCKED
     if enabled and all(statuses.get(name) in DONE_STEP_STATUSES for name in enabled):
@@ -167,3 +169,34 @@ def within_grace(rt: Runtime, feature_freeze: datetime, now: datetime) -> bool:
     tz = rt.settings.config.schedule.tz
     late = now.astimezone(tz).date() - as_utc(feature_freeze).astimezone(tz).date()
     return late <= timedelta(days=rt.settings.config.schedule.start_grace_days)
+
+
+def rescheduled_dates(rt: Runtime) -> dict[str, tuple[datetime, datetime]]:
+    """version → (feature freeze, code freeze) of the releases moved by ``thor release reschedule``, in the
+    schedule's timezone. Reads only: a database that does not exist yet has moved nothing."""
+    from pathlib import Path
+
+    from sqlmodel import Session, col, select
+
+    from thor_cli.store.db import open_store
+    from thor_cli.store.models import Release
+    from thor_cli.store.schema import current_revision
+
+    url = rt.settings.database_url
+    if url.startswith("sqlite") and ":///" in url:
+        path = Path(url.split(":///", 1)[1]).expanduser()
+        if str(path) != ":memory:" and not path.exists():
+            return {}
+    store = open_store(url, create_schema=False)
+    try:
+        with store.engine.connect() as connection:
+            if current_revision(connection) is None:
+                return {}
+        tz = rt.settings.config.schedule.tz
+        with Session(store.engine) as session:
+            rows = session.exec(select(Release).where(col(Release.rescheduled).is_(True))).all()
+            return {
+                r.version: (as_utc(r.feature_freeze).astimezone(tz), as_utc(r.code_freeze).astimezone(tz)) for r in rows
+            }
+    finally:
+        store.dispose()

@@ -89,6 +89,10 @@ class Runtime:
             self.validate()
 
             self._store = open_store(self.settings.database_url)
+            # Several cron hosts share a PostgreSQL database: its clock, not each host's, decides lease expiry.
+            database_now = self._store.database_now()
+            if database_now is not None:
+                self.clock.align(database_now)
         return self._store
 
     def has_stored_release(self, version: str) -> bool:

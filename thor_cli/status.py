@@ -71,16 +71,20 @@ def releases_overview(rt: Runtime) -> list[dict[str, Any]]:
                 "code_freeze": _day(rt, code_freeze),
                 "steps_done": len(enabled) - len(pending),
                 "steps_total": len(enabled),
-                "next_step": pending[0] if started and pending else None,
+                # A cancelled release has no next step: nothing will run.
+                "next_step": pending[0] if started and pending and status != "cancelled" else None,
             }
         )
     return rows
 
 
 def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
+    from thor_cli.notify import undeliverable
+
     release = require_release(rt, version)
     with rt.store.session() as session:
         runs = queries.step_runs(session, release.id)  # type: ignore[arg-type]
+        set_aside = undeliverable(session, release.id)
     now = rt.clock.now()
     steps = []
     for step in rt.pipeline.enabled:
@@ -113,6 +117,8 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
         "integration_branch": release.integration_branch,
         "rescheduled": release.rescheduled,
         "steps": steps,
+        # Slack messages given up on (refused for good), newest first: kept with the error Slack gave.
+        "undelivered_messages": [{"text": m.text, "error": m.last_error} for m in set_aside],
     }
 
 

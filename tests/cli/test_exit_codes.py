@@ -57,7 +57,7 @@ def states(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_
 
 # (command, expected exit code, a piece of the one-line message)
 REFUSALS = [
-    (["retry", "2021.09", "split-branch"], "only a failed, skipped or waiting step"),
+    (["retry", "2021.09", "split-branch"], "already succeeded"),
     (["skip", "2021.09", "split-branch", "--reason", "x"], "already succeeded"),
     (["approve", "2021.09", "split-branch"], "not a gate"),
     (["release", "cancel", "2021.09"], "already released"),
@@ -99,7 +99,7 @@ OK = [
     ["tick"],
     ["tick", "--dry-run"],
     ["step", "split-branch", "2021.09"],  # already succeeded: says so, runs nothing
-    ["release", "start", "2021.11"],
+    ["release", "start", "2021.10"],  # reopens the cancelled one
 ]
 
 

@@ -35,7 +35,7 @@ def test_notes_of_a_cancelled_release_suggest_only_what_works(tmp_path: Path, mo
     (tmp_path / "thor.toml").write_text(disabled() + steps_toml(steps))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("THOR_DATABASE_URL", f"sqlite:///{tmp_path / 'thor.db'}")
-    monkeypatch.setenv("THOR_NOW", "2021-10-01")
+    monkeypatch.setenv("THOR_NOW", "2021-10-20")  # 2021.11 is less than a cycle away
     assert run_thor("release", "cancel", "2021.11").exit_code == 0
     notes = run_thor("notes", "2021.11")
     assert notes.exit_code == 1 and "thor step" not in notes.stderr

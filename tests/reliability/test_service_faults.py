@@ -193,7 +193,7 @@ def test_jenkins_failing_while_the_build_runs_keeps_the_step_waiting(
 
 SLACK_FAULTS = {
     "down": DOWN,
-    "500": Fault(_failing(500), lambda f: f"Slack at {f.url}/api/ failed to read the history of releases (HTTP 500)"),
+    "500": Fault(_failing(500), lambda f: f"Slack at {f.url}/api/ failed to list the channels (HTTP 500)"),
     "429": Fault(_failing(429), lambda _: "Slack is rate limiting Thor (still ratelimited after 0 retries)"),
     "slow": SLOW,
 }

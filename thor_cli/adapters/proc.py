@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +68,27 @@ def run(
         raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="") from None
     except PermissionError:
         raise CommandError(f"program not executable: {argv[0]}", argv=argv, returncode=None, output="") from None
+    with _LIVE_LOCK:
+        _LIVE.add(process.pid)
+        listeners = list(_SPAWN_LISTENERS)
+    for listener in listeners:  # the engine records the new group with its lease before waiting on it
+        listener(process.pid)
+    try:
+        return _wait(process, argv, shown, input=input, timeout=timeout, check=check)
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(process.pid)
+
+
+def _wait(
+    process: subprocess.Popen[str],
+    argv: list[str],
+    shown: str,
+    *,
+    input: str | None,
+    timeout: float | None,
+    check: bool,
+) -> ProcResult:
     try:
         stdout, stderr = process.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -103,3 +126,44 @@ def _text(value: str | bytes | None) -> str:
     if value is None:
         return ""
     return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+# The process groups of the children running now (each child leads its own session), so the engine can record
+# them with its lease and stop them when a step is interrupted or runs past its timeout.
+_LIVE: set[int] = set()
+_LIVE_LOCK = threading.Lock()
+_SPAWN_LISTENERS: list[Callable[[int], None]] = []
+
+
+def add_spawn_listener(listener: Callable[[int], None]) -> None:
+    """Call ``listener(pgid)`` right after each child starts (it must not raise)."""
+    with _LIVE_LOCK:
+        _SPAWN_LISTENERS.append(listener)
+
+
+def remove_spawn_listener(listener: Callable[[int], None]) -> None:
+    with _LIVE_LOCK:
+        if listener in _SPAWN_LISTENERS:
+            _SPAWN_LISTENERS.remove(listener)
+
+
+def live_process_groups() -> list[int]:
+    with _LIVE_LOCK:
+        return sorted(_LIVE)
+
+
+def terminate_children(grace: float = 2.0) -> None:
+    """SIGTERM every running child's group, then SIGKILL what is left after ``grace`` seconds."""
+    groups = live_process_groups()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pgid in groups:
+            try:
+                os.killpg(pgid, sig)
+            except (ProcessLookupError, PermissionError):
+                continue
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and set(groups) & set(live_process_groups()):
+            time.sleep(0.01)
+        groups = [g for g in groups if g in live_process_groups()]
+        if not groups:
+            return

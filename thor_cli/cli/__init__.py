@@ -26,7 +26,7 @@ from thor_cli.cli import (
 )
 from thor_cli.cli.helptext import CONTEXT_SETTINGS, ThorGroup
 from thor_cli.cli.options import GlobalOptions
-from thor_cli.errors import ExitCode, ThorError, UsageError, exit_code_of
+from thor_cli.errors import ExitCode, Interrupted, ThorError, UsageError
 from thor_cli.secrets import redact
 
 app = typer.Typer(
@@ -129,7 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitCode.BAD_INPUT)
     except ThorError as exc:
         print(f"thor: {redact(exc.message)}", file=sys.stderr)
-        return int(exit_code_of(exc))
+        return int(exc.exit_code)
+    except Interrupted as exc:  # a step was running: it recorded the interruption and freed its lease
+        print(f"thor: interrupted ({exc.signal_name})", file=sys.stderr)
+        return exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
         print("thor: interrupted", file=sys.stderr)
         return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import datetime
 
 import typer
@@ -46,6 +47,7 @@ def calendar(
         raise UsageError("--json and --ics contradict each other: give one")
 
     from thor_cli.calendar import first_of_month
+    from thor_cli.releases import rescheduled_dates
 
     rt = runtime(ctx)
     cal = rt.calendar
@@ -60,6 +62,12 @@ def calendar(
         start = datetime(local.year, local.month, 1)
     start_aware = start.replace(tzinfo=cal.tz)
     cycles = cal.cycles_between(start_aware, start_aware + relativedelta(months=months) - relativedelta(seconds=1))
+    # A release moved by `thor release reschedule` shows its stored dates, marked as moved.
+    moved = rescheduled_dates(rt)
+    cycles = [
+        replace(c, feature_freeze=moved[c.version][0], code_freeze=moved[c.version][1]) if c.version in moved else c
+        for c in cycles
+    ]
     upcoming = next((c for c in cycles if c.code_freeze > now), None)
     if not cycles:
         _say_empty(cal, start_aware, months, to_stderr=as_json or as_ics)
@@ -81,6 +89,7 @@ def calendar(
                     "integration_branch": c.integration_branch,
                     "phase": c.phase(now),
                     "next": c is upcoming,
+                    "moved": c.version in moved,
                 }
                 for c in cycles
             ]
@@ -90,8 +99,8 @@ def calendar(
         (
             c.version,
             c.codename or "",
-            c.feature_freeze.strftime("%a %Y-%m-%d"),
-            c.code_freeze.strftime("%a %Y-%m-%d"),
+            c.feature_freeze.strftime("%a %Y-%m-%d") + (" (moved)" if c.version in moved else ""),
+            c.code_freeze.strftime("%a %Y-%m-%d") + (" (moved)" if c.version in moved else ""),
             c.integration_branch,
             render.status_text(c.phase(now)),
             "◀ next" if c is upcoming else "",

@@ -156,6 +156,13 @@ def _release(rt: Any, version: str, tz: ZoneInfo, as_json: bool) -> None:
         rows,
         cut_hint=f"(details cut: `thor status {detail['version']} STEP` or `--json` shows them in full)",
     )
+    undelivered = detail["undelivered_messages"]
+    if undelivered:
+        count = len(undelivered)
+        render.warn(
+            f"thor: {count} Slack message{'s' if count > 1 else ''} could not be delivered for {detail['version']}: "
+            f"{undelivered[0]['error']} (see `thor status {detail['version']} --json`)"
+        )
 
 
 def _step(rt: Any, version: str, step: str, tz: ZoneInfo, as_json: bool) -> None:

@@ -57,6 +57,14 @@ def tick(
             f"the release was never started; run `thor release start {version}` or "
             f"`thor release cancel {version}`"
         )
+    if report.notify_set_aside:
+        render.warn(
+            f"thor: {report.notify_set_aside} Slack message(s) could not be delivered and were set aside: "
+            f"{report.notify_set_aside_error} (kept in the database; see `thor status`)"
+        )
+    if report.notify_error:
+        # Every tick says so while messages wait: a channel name that cannot be found must not go unnoticed.
+        render.warn(f"thor: notifications delayed: {report.notify_error}")
     if report.blocked:
         # The hint names the real release(s): a placeholder would send people to the help first.
         hints = " or ".join(f"`thor status {version}`" for version in report.blocked)

@@ -24,7 +24,7 @@ from thor_cli.demo.sandbox import Sandbox, build, claimed, demo_environment
 from thor_cli.errors import ExitCode, ThorError, UsageError
 
 RULE_WIDTH = 78
-INTERRUPTED = 130  # what `thor` exits with on Ctrl-C
+INTERRUPTED = 130  # what `thor` exits with on Ctrl-C (143 on SIGTERM)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -140,7 +140,7 @@ def thor(box: Sandbox, args: tuple[str, ...], *, capture: bool = False) -> tuple
         with contextlib.redirect_stdout(buffer):
             code = main(argv)
         printed = buffer.getvalue()
-    if code == INTERRUPTED:  # the command caught Ctrl-C and said so: the demo stops too, at once
+    if code in (INTERRUPTED, 143):  # the command caught Ctrl-C (or SIGTERM) and said so: the demo stops too
         raise Interrupted
     return code, printed
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
@@ -15,7 +16,7 @@ from thor_cli.secrets import redact
 
 
 class Store:
-    """The engine plus the schema guarantee. Query functions take a ``Session`` from ``session()``."""
+    """The engine plus the schema guarantee. Writes go through ``transaction()``; reads may use ``session()``."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -31,6 +32,24 @@ class Store:
                 yield session
         except OperationalError as exc:
             raise ServiceUnavailable(f"database error: {_one_line(exc)}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: everything written in the block commits together at its end, or not at all.
+
+        Query helpers take the session and never commit or roll back themselves; an exception leaving the
+        block rolls the whole unit back.
+        """
+        with self.session() as session, session.begin():
+            yield session
+
+    def database_now(self) -> datetime | None:
+        """The PostgreSQL server's clock (None on SQLite, whose only clock is this host's)."""
+        if self.dialect != "postgresql":
+            return None
+        with self.engine.connect() as connection:
+            moment = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def dispose(self) -> None:
         self.engine.dispose()
