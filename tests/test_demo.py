@@ -59,6 +59,18 @@ def test_demo_releases_2021_09_in_a_kept_sandbox(run_thor, tmp_path, monkeypatch
     messages = (root / "slack-messages.log").read_text()
     assert re.search(rf"^\[broadcast\] Gen3 release {VERSION} is out", messages, re.MULTILINE), messages
 
+    # The environments: ci moved to the integration branch, qa merged, staging declined, on the GitOps repo.
+    for header in ("The CI environment: Fri 2021-09-10, 10:00", "Release day: Fri 2021-09-24, 14:00"):
+        assert header in result.stdout
+    gitops = remote(root, "uc-cdis/gen3-gitops")
+    assert {"thor/integration202109/ci", "thor/2021.09/qa", "thor/2021.09/staging"} <= set(heads(gitops))
+    values = git("--git-dir", gitops, "show", "thor/2021.09/qa:qa/values/values.yaml")
+    assert 'tag: "2021.09"   # moved by each release' in values and 'tag: "2021.06"' in values  # sheepdog is off
+    envs = {e["name"]: e for e in run_thor("--config", root / "thor.toml", "envs", "--json").json()["environments"]}
+    assert {name: env["release"] for name, env in envs.items()} == {"ci": VERSION, "qa": VERSION, "staging": None}
+    assert [r["status"] for r in envs["staging"]["rollouts"]] == ["declined"]
+    assert "qa is on 2021.09" in messages and "staging declined 2021.09" in messages
+
 
 def test_setup_only_rebuilds_a_previous_sandbox_from_scratch(run_thor, tmp_path):
     root = tmp_path / "thor-demo"

@@ -88,6 +88,7 @@ class RepoNotes:
     enriched: bool = False  # the descriptions were read from GitHub
     note: str | None = None  # why the list may be incomplete
     error: str | None = None  # the history could not be read
+    previous: str | None = None  # the version of the release ``since`` belongs to (releases.previous_release)
 
 
 @dataclass

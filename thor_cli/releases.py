@@ -128,10 +128,15 @@ def local_midnight(day: date, rt: Runtime) -> datetime:
 
 
 def parse_day(text: str, what: str) -> date:
+    from thor_cli.clock import RANGE_TEXT, in_range
+
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"invalid {what} {text!r}: use YYYY-MM-DD") from None
+    if not in_range(day):
+        raise UsageError(f"{what} {text!r} is out of range: Thor handles dates from {RANGE_TEXT}")
+    return day
 
 
 @dataclass(frozen=True)
@@ -200,3 +205,79 @@ def rescheduled_dates(rt: Runtime) -> dict[str, tuple[datetime, datetime]]:
             }
     finally:
         store.dispose()
+
+
+# -- looking back: the previous release ---------------------------------------------------------------------
+
+# How many earlier cycles to look through for the last one that shipped (a year of monthly releases).
+LOOKBACK_CYCLES = 12
+
+
+def earlier_cycles(settings, release: ReleaseInfo, clock=None, limit: int = LOOKBACK_CYCLES) -> list[Cycle]:  # type: ignore[no-untyped-def]
+    """The calendar's cycles before ``release``, newest first, up to ``limit`` of them."""
+    from thor_cli.calendar import MAX_CYCLE_LENGTH, ReleaseCalendar
+
+    calendar = ReleaseCalendar.from_schedule(settings.config.schedule, clock=clock)
+    start = release.feature_freeze
+    window = start - MAX_CYCLE_LENGTH * 2
+    earlier = [
+        c
+        for c in calendar.cycles_between(window, start)
+        if c.feature_freeze.astimezone(UTC) < start.astimezone(UTC) and c.version != release.version
+    ]
+    return earlier[::-1][:limit]
+
+
+@dataclass(frozen=True)
+class PreviousRelease:
+    """Where one repository's previous release is: the ref to start from and what was passed over."""
+
+    version: str | None  # the release it belongs to; None: none found
+    ref: str | None  # its tag, or (no tag anywhere) the nearest earlier integration branch
+    skipped: tuple[str, ...] = ()  # newer earlier versions with no tag: cancelled, never started or not shipped
+    looked_at: tuple[str, ...] = ()  # every version looked for, newest first
+    nearest_branch: str | None = None  # the integration branch of the newest earlier release
+
+    @property
+    def is_tag(self) -> bool:
+        return self.ref is not None and self.ref == self.version
+
+    def explain(self) -> str | None:
+        """A note for the reader when the answer is not simply the calendar's previous release."""
+        if self.ref is None:
+            if not self.looked_at:
+                return "the calendar has no earlier release"
+            tags = (
+                self.looked_at[0]
+                if len(self.looked_at) == 1
+                else f"from {self.looked_at[0]} back to {self.looked_at[-1]}"
+            )
+            return f"no tag {tags}, and no branch {self.nearest_branch}"
+        if self.skipped:
+            passed = ", ".join(self.skipped)
+            return f"no tag {passed} (cancelled or never shipped): starting from {self.version}, the last tagged"
+        return None
+
+
+def previous_release(url: str, candidates: list[Cycle]) -> PreviousRelease:
+    """The last earlier release that shipped in this repository: the newest of ``candidates`` whose tag the
+    remote has, skipping cancelled and never-started months (they were never tagged). With no tag at all, the
+    nearest candidate's integration branch (a release cut but not tagged yet). One ``ls-remote``.
+
+    Every step that looks back at the previous release uses this, so they all agree.
+    """
+    from thor_cli.adapters.git import ls_remote
+
+    if not candidates:
+        return PreviousRelease(None, None)
+    nearest = candidates[0]
+    patterns = [f"refs/tags/{c.version}" for c in candidates] + [f"refs/heads/{nearest.integration_branch}"]
+    refs, _ = ls_remote(url, *patterns)
+    looked_at = tuple(c.version for c in candidates)
+    branch = nearest.integration_branch
+    for index, cycle in enumerate(candidates):
+        if f"refs/tags/{cycle.version}" in refs:
+            return PreviousRelease(cycle.version, cycle.version, looked_at[:index], looked_at, branch)
+    if f"refs/heads/{branch}" in refs:
+        return PreviousRelease(nearest.version, branch, (), looked_at, branch)
+    return PreviousRelease(None, None, (), looked_at, branch)

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from thor_cli.clock import as_utc
 from thor_cli.engine.scheduler import decide
+from thor_cli.environments.view import release_rollouts
 from thor_cli.pipeline import Pipeline, Step, effective_dependencies
 from thor_cli.releases import require_release
 from thor_cli.runtime import Runtime
@@ -119,6 +120,7 @@ def release_detail(rt: Runtime, version: str) -> dict[str, Any]:
         "steps": steps,
         # Slack messages given up on (refused for good), newest first: kept with the error Slack gave.
         "undelivered_messages": [{"text": m.text, "error": m.last_error} for m in set_aside],
+        "environments": release_rollouts(rt, release.id),  # type: ignore[arg-type]
     }
 
 

@@ -453,10 +453,18 @@ def test_token_is_sent_as_a_header_and_a_refusal_never_prompts(https_server, mon
     monkeypatch.setenv("GIT_SSL_CAINFO", str(cert))
     monkeypatch.setenv("THOR_GITHUB_TOKEN", TOKEN)
     monkeypatch.setattr("thor_cli.adapters.git_base.GIT_TIMEOUT", 30.0)  # a prompt would hang until this
-    with pytest.raises(GitError) as info:
-        git.remote_heads(f"{base}/uc-cdis/fence.git", "master")
+    from thor_cli.adapters import git_auth
+    from thor_cli.config import Settings, parse_config
+
+    # 127.0.0.1 is no GitHub host: the token goes to it only when [github] token_hosts names it.
+    git_auth.configure(Settings(parse_config({"github": {"token_hosts": ["127.0.0.1"]}}), None, "sqlite://"))
+    try:
+        with pytest.raises(GitError) as info:
+            git.remote_heads(f"{base}/uc-cdis/fence.git", "master")
+    finally:
+        git_auth.configure(Settings(parse_config({}), None, "sqlite://"))
     assert seen and seen[0] == "Basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
-    assert "terminal prompts disabled" in str(info.value) or "Authentication failed" in str(info.value)
+    assert str(info.value).endswith(f"authentication failed for {base} (THOR_GITHUB_TOKEN rejected)")
     assert TOKEN not in str(info.value) + info.value.output
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import command, disabled, steps_toml
+from tests.support import STEP_NAMES, command, disabled, steps_toml
 from thor_cli import __version__
 from thor_cli.store.schema import HEAD_REVISION
 
@@ -155,6 +155,7 @@ def test_calendar_with_a_biweekly_cadence_from_the_config(run_thor, tmp_path: Pa
         ("2021.09.03", "2021-09-03", "2021-09-09", "release-20210903"),
         ("2021.09.17", "2021-09-17", "2021-09-23", "release-20210917"),
     ]
+    assert run_thor("db", "upgrade").exit_code == 0
     assert run_thor("status", "2021.09.17", "--json").exit_code == 2  # a real version, not started
     assert "no release cycle" in run_thor("status", "2021.09.10").stderr
 
@@ -258,11 +259,15 @@ def test_a_missing_config_file(run_thor, tmp_path: Path, monkeypatch, default_db
         (["tick", "--wait", "forever"], "--wait"),
     ],
 )
-def test_bad_input_is_exit_2_with_one_line(cli_sqlite, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_exit_2_with_one_line(cli_sqlite, tmp_path: Path, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.support import dump_tables
+
+    assert cli_sqlite("db", "upgrade").exit_code == 0
+    before = dump_tables(f"sqlite:///{tmp_path / 'thor.db'}")
     result = cli_sqlite(*args)
     assert result.exit_code == 2, (result.stdout, result.stderr)
     assert message in one_line(result.stderr)
-    assert cli_sqlite("status", "--json").json() == {"releases": []}
+    assert dump_tables(f"sqlite:///{tmp_path / 'thor.db'}") == before
 
 
 def test_an_unreachable_database_is_exit_3_without_the_password(run_thor, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -291,6 +296,7 @@ def test_an_unsupported_database_url_is_a_config_error(run_thor, monkeypatch) ->
 
 
 def test_every_command_works_on_an_empty_database(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("db", "upgrade").exit_code == 0  # read-only commands never create it (tests/store/test_read_only.py)
     assert cli("status", "--json").json() == {"releases": []}
     empty = cli("status")
     assert empty.exit_code == 0 and "No releases yet" in empty.stdout
@@ -364,13 +370,10 @@ def test_steps_json(cli_sqlite) -> None:  # type: ignore[no-untyped-def]
     result = cli_sqlite("steps", "--json")
     assert result.exit_code == 0
     steps = result.json()["steps"]
-    assert [s["name"] for s in steps] == [
-        "create-jira-release", "split-branch", "load-tests", "release-notes", "merge-stable", "mark-released",
-        "announce",
-    ]  # fmt: skip
+    assert [s["name"] for s in steps] == list(STEP_NAMES)
     by_name = {s["name"]: s for s in steps}
     assert by_name["merge-stable"] == {
-        "order": 5, "name": "merge-stable", "uses": "command", "on": "code_freeze", "after": ["load-tests"],
+        "order": 7, "name": "merge-stable", "uses": "command", "on": "code_freeze", "after": ["load-tests"],
         "enabled": True, "timeout": "1h", "max_attempts": 3, "retry_after": "30m",
     }  # fmt: skip
     assert by_name["load-tests"]["timeout"] == "12h"
@@ -417,8 +420,9 @@ def test_the_default_database_lives_under_xdg_data_home(
     run_thor, tmp_path: Path, monkeypatch, default_db: Path
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
-    assert run_thor("status", "--json").json() == {"releases": []}
+    assert run_thor("tick", "--now", "2021-09-01").exit_code == 0  # a command that writes creates it
     assert default_db.is_file()
+    assert run_thor("status", "--json").json() == {"releases": []}
 
 
 # --- global options ---------------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ def test_reschedule_after_start_moves_the_code_freeze(thor) -> None:  # type: ig
 
 
 def test_reschedule_rejects_bad_dates(thor) -> None:  # type: ignore[no-untyped-def]
+    assert thor("db", "upgrade").exit_code == 0
     for ff, cf, message in (
         ("2021-09-20", "2021-09-13", "--code-freeze must be after --feature-freeze"),
         ("2021-09-31", "2021-10-01", "invalid --feature-freeze"),
@@ -134,6 +135,7 @@ def test_step_runs_one_step_regardless_of_the_calendar(thor) -> None:  # type: i
 
 
 def test_step_dry_run_writes_nothing(thor) -> None:  # type: ignore[no-untyped-def]
+    assert thor("db", "upgrade").exit_code == 0  # a dry run never creates the database (tests/store/test_read_only.py)
     fresh = thor("step", "split-branch", "2021.09", "--dry-run")
     assert fresh.exit_code == 0
     assert "would run sh -c echo split-branch 2021.09 >> side.txt" in fresh.stdout

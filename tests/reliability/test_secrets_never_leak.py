@@ -133,6 +133,7 @@ url = "{secret_url}"
 
 [github]
 api_url = "{world.github.url}"
+allow_http = true
 timeout = 2
 
 [notify]

@@ -146,6 +146,7 @@ def test_announced_in_the_thread_and_the_channel(run_thor, tmp_path: Path, slack
 
 def test_dry_run_describes_without_queueing(run_thor, tmp_path: Path) -> None:
     config = write_config(tmp_path / "thor.toml", f'[notify]\nfile = "messages.txt"\n\n{ANNOUNCE_ALONE}')
+    assert run_thor("--config", config, "db", "upgrade").exit_code == 0  # a dry run never creates it
     result = run_thor("--config", config, "step", "announce", VERSION, "--dry-run", "--now", "2021-09-24T12:00")
     assert result.exit_code == 0
     assert "queue the announcement of 2021.09" in result.stdout

@@ -113,7 +113,8 @@ def test_notes_between_the_previous_release_and_the_cut(run_thor, tmp_path, data
     assert "From `integration202108` (" in indexd and "- Speed up bulk lookups (#5)" in indexd
     assert "Add health check endpoint" not in indexd  # before the previous release
     sheepdog = markdown.split("## uc-cdis/sheepdog\n")[1]
-    assert "_no previous release found (no tag 2021.08 or branch integration202108): the last 4 commits" in sheepdog
+    why = "no tag from 2021.08 back to 2020.09, and no branch integration202108"
+    assert f"_no previous release found ({why}): the last 4 commits" in sheepdog
     assert "- Fix token refresh on expiry (#2)\n- Add health check endpoint (#1)\n" in sheepdog
     assert "#6" not in markdown and "Merged after the cut" not in markdown
 
@@ -141,6 +142,10 @@ def test_thor_notes_falls_back_to_the_file_and_says_when_there_are_none(run_thor
     def notes(*args: str):  # type: ignore[no-untyped-def]
         return run_thor("--config", config, "notes", *args)
 
+    no_database = notes(VERSION)  # a read-only command: it never creates the database
+    assert no_database.exit_code == 3
+    assert no_database.stderr.startswith("thor: no database at ") and not (tmp_path / "thor.db").exists()
+    assert run_thor("--config", config, "db", "upgrade").exit_code == 0
     missing = notes(VERSION)
     assert missing.exit_code == 1
     # Not `thor step release-notes`: a release that has not started runs no step (that would be refused).
@@ -172,7 +177,12 @@ def test_descriptions_from_github_are_grouped_by_section(run_thor, tmp_path, git
     github.add_pull("uc-cdis/fence", 4, "Fix pagination of the index (title on GitHub)", "Just a fix.")
     github.add_pull("uc-cdis/indexd", 5, "Speed up bulk lookups", "### Improvements\n- Bulk lookups 3x faster\n")
     github.add_pull("uc-cdis/sheepdog", 2, "Fix token refresh", "### Bug Fixes\n1. Tokens refresh on expiry\n")
-    thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", f'[github]\napi_url = "{github.url}"\n')
+    thor = Thor(
+        run_thor,
+        tmp_path,
+        f"sqlite:///{tmp_path / 'thor.db'}",
+        f'[github]\napi_url = "{github.url}"\nallow_http = true\n',
+    )
 
     assert thor.notes().exit_code == 0
     markdown = thor.path.read_text()
@@ -196,7 +206,12 @@ def test_descriptions_from_github_are_grouped_by_section(run_thor, tmp_path, git
 
 
 def test_github_down_still_writes_the_notes(run_thor, tmp_path, github: FakeGitHub) -> None:  # type: ignore[no-untyped-def]
-    thor = Thor(run_thor, tmp_path, f"sqlite:///{tmp_path / 'thor.db'}", f'[github]\napi_url = "{github.url}"\n')
+    thor = Thor(
+        run_thor,
+        tmp_path,
+        f"sqlite:///{tmp_path / 'thor.db'}",
+        f'[github]\napi_url = "{github.url}"\nallow_http = true\n',
+    )
     github.down()
     assert thor.notes().exit_code == 0
     markdown = thor.path.read_text()
@@ -212,7 +227,7 @@ def test_github_down_still_writes_the_notes(run_thor, tmp_path, github: FakeGitH
 def test_the_token_is_never_shown(run_thor, tmp_path, github: FakeGitHub, monkeypatch, database_url) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("THOR_GITHUB_TOKEN", STRANGE_TOKEN)  # GitHub refuses it and quotes it back
     github.echo_credentials = True
-    thor = Thor(run_thor, tmp_path, database_url, f'[github]\napi_url = "{github.url}"\n')
+    thor = Thor(run_thor, tmp_path, database_url, f'[github]\napi_url = "{github.url}"\nallow_http = true\n')
     assert thor.notes().exit_code == 0
     assert thor("log", VERSION, "--json").exit_code == 0
     assert thor("notes", VERSION, "--json").exit_code == 0

@@ -4,9 +4,10 @@ Nothing here keeps a clone. Every operation that needs objects works in a throw-
 (``Scratch``) that fetches only what it needs (``--filter=blob:none``, shallow where the history is not
 needed) and pushes by SHA with a lease. Every git process goes through ``thor_cli.adapters.proc.run``.
 
-Credentials: with ``THOR_GITHUB_TOKEN`` set and an https URL, the token travels as an ``http.extraHeader``
-given through ``GIT_CONFIG_*`` environment variables, never in a URL, an argument or a file; prompts are
-disabled so git fails instead of waiting for someone to type a password.
+Credentials: with ``THOR_GITHUB_TOKEN`` set and an https URL of a host the token belongs to (``git_auth``),
+the token travels as an ``http.extraHeader`` given through ``GIT_CONFIG_*`` environment variables, never in
+a URL, an argument or a file; prompts are disabled so git fails instead of waiting for someone to type a
+password. A failure says its real cause in one line (``git_auth.explain``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thor_cli.adapters import proc
+from thor_cli.adapters.git_auth import credential_for, explain
 from thor_cli.errors import CommandError, StepError
-from thor_cli.secrets import redact, secret
+from thor_cli.secrets import redact
 
 GIT_TIMEOUT = 600.0  # seconds for one git process; a fetch of a large repository can be slow
 TOKEN_ENV = "THOR_GITHUB_TOKEN"
@@ -80,8 +82,8 @@ def git_env(url: str | None = None) -> dict[str, str]:
     for key, value in IDENTITY_DEFAULTS.items():
         if not os.environ.get(key):
             env[key] = value
-    token = secret(TOKEN_ENV)
-    if token and url and url.strip().lower().startswith("https://"):
+    token = credential_for(url).token if url else None
+    if token:
         try:
             index = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
         except ValueError:
@@ -115,12 +117,13 @@ def run_git(
     """Run ``git ARGS``; a failure becomes a ``GitError`` "LABEL: WHAT failed: REASON"."""
     timeout = timeout or GIT_TIMEOUT
     try:
-        return proc.run(["git", *args], env=git_env(url), timeout=timeout, check=check, input=input)
+        env = git_env(url)
+        return proc.run(["git", *args], env=env, timeout=timeout, check=check, input=input, full_stdout=True)
     except CommandError as exc:
         if exc.returncode is None:
             reason = exc.message if exc.message.startswith("program not found") else f"timed out after {timeout:g}s"
         else:
-            reason = summarize(exc.output) or f"git exited {exc.returncode}"
+            reason = explain(exc.output, url) or summarize(exc.output) or f"git exited {exc.returncode}"
         raise GitError(f"{repo_label(url)}: {what} failed: {reason}", output=exc.output) from None
 
 
@@ -244,7 +247,8 @@ class Scratch:
                     summary += f" ({remote[0]})"
                 outcomes[parts[1].rpartition(":")[2]] = PushOutcome(flag != "!", summary, flag == "=")
         if not outcomes:
-            raise GitError(f"{self.label}: push failed: {summarize(result.output)}", output=result.output)
+            reason = explain(result.output, self.url) or summarize(result.output)
+            raise GitError(f"{self.label}: push failed: {reason}", output=result.output)
         return outcomes
 
     def push_one(self, refspec: str, *, lease: str) -> PushOutcome:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from thor_cli.adapters.net import network_error, one_line
-from thor_cli.errors import ServiceUnavailable, StepError
+from thor_cli.errors import ConfigError, ServiceUnavailable, StepError
 from thor_cli.secrets import secret
 
 if TYPE_CHECKING:
@@ -93,6 +93,10 @@ class GitHubClient:
         if not token:
             return None
         config = settings.config.github
+        try:
+            check_api_url(config.api_url, allow_http=config.allow_http)
+        except ValueError as exc:
+            raise ConfigError(f"github.api_url: {exc}") from None
         return cls(config.api_url, token, timeout=config.timeout)
 
     # -- the API ------------------------------------------------------------------------------------
@@ -235,6 +239,25 @@ def _message(response: Any) -> str:
 
 def _unavailable(error: ServiceUnavailable) -> GitHubUnavailable:
     return GitHubUnavailable(error.message)
+
+
+def check_api_url(api_url: str, *, allow_http: bool = False) -> None:
+    """The Bearer token goes over https only, as git's token does: plain http is refused (``ValueError``),
+    unless ``allow_http`` is set and the host is this machine (a local test server)."""
+    from thor_cli.adapters.git_auth import is_loopback
+
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{api_url!r} is not an http(s) URL")
+    if parts.scheme == "https":
+        return
+    if not allow_http:
+        raise ValueError(
+            f"{api_url!r} is plain http://: {TOKEN_ENV} is never sent unencrypted "
+            "(use https://; allow_http = true is for a loopback test server)"
+        )
+    if not is_loopback(parts.hostname):
+        raise ValueError(f"allow_http is only for a loopback test server, not {parts.hostname}")
 
 
 # -- which repositories are on GitHub -----------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 
+from thor_cli.adapters.capture import CUT_MARGIN
 from thor_cli.errors import ServiceUnavailable
 from thor_cli.secrets import redact
 
@@ -62,7 +63,14 @@ def network_error(service: str, url: str, exc: BaseException, timeout: float) ->
 
 
 def one_line(text: str | None, limit: int = _MAX_DETAIL_CHARS) -> str:
-    """Server-provided detail squeezed into one short redacted line."""
-    flat = " ".join((text or "").split())
-    flat = redact(flat)
+    """Server-provided detail squeezed into one short redacted line.
+
+    Only the start of a long answer is looked at (a server may send megabytes): it is redacted, then the end
+    of what was looked at is dropped, so that a secret cut in half by the first cut never shows."""
+    raw = text or ""
+    bound = limit * 2 + CUT_MARGIN
+    cut = len(raw) > bound
+    flat = redact(" ".join(raw[:bound].split()))
+    if cut:
+        flat = flat[:-CUT_MARGIN] + "…"
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -5,6 +5,7 @@ This is the only layer that prints or maps errors to exit codes (see ``thor_cli.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
@@ -18,6 +19,7 @@ from thor_cli.cli import (
     db_cmd,
     demo_cmd,
     doctor_cmd,
+    envs_cmd,
     notes_cmd,
     release_cmd,
     status_cmd,
@@ -81,6 +83,7 @@ db_cmd.register(app)
 doctor_cmd.register(app)
 notes_cmd.register(app)
 demo_cmd.register(app)
+envs_cmd.register(app)
 
 
 _GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})
@@ -120,11 +123,18 @@ def _is_parser_error(exc: Exception) -> bool:
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code") and hasattr(exc, "show")
 
 
+@functools.cache
+def _command() -> typer.core.TyperGroup:
+    """The click command, built from ``app`` once per process: building it inspects every command's
+    signature (some 10 ms), which tests calling ``main`` in-process a thousand times would pay each time."""
+    return typer.main.get_command(app)  # type: ignore[return-value]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run thor; returns the exit code. Commands signal a non-zero code with ``typer.Exit``."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        result = app(args=args, prog_name="thor", standalone_mode=False)
+        result = _command()(args=args, prog_name="thor", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitCode.BAD_INPUT)
     except ThorError as exc:

@@ -156,6 +156,18 @@ def _release(rt: Any, version: str, tz: ZoneInfo, as_json: bool) -> None:
         rows,
         cut_hint=f"(details cut: `thor status {detail['version']} STEP` or `--json` shows them in full)",
     )
+    if detail.get("environments"):
+        from thor_cli.cli.envs_cmd import rollout_rows
+
+        columns = (
+            Col("Environment"),
+            Col("Step", drop=2),
+            Col("Rollout"),
+            Col("Pull request", short="PR", wrap=True),
+            Col("Approvals", short="OK", drop=1),
+            Col("Owner", drop=3),
+        )
+        render.emit("Environments", columns, rollout_rows(detail["environments"]))
     undelivered = detail["undelivered_messages"]
     if undelivered:
         count = len(undelivered)

@@ -12,9 +12,10 @@ import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -22,6 +23,9 @@ from thor_cli import demo
 from thor_cli.cli import render
 from thor_cli.demo.sandbox import Sandbox, build, claimed, demo_environment
 from thor_cli.errors import ExitCode, ThorError, UsageError
+
+if TYPE_CHECKING:
+    from thor_cli.demo.environments import StandIn
 
 RULE_WIDTH = 78
 INTERRUPTED = 130  # what `thor` exits with on Ctrl-C (143 on SIGTERM)
@@ -37,6 +41,7 @@ class Stage:
     story: str
     commands: tuple[tuple[str, ...], ...]
     quiet: bool = False  # the stage's last command is expected to print nothing: say so when it does
+    act: Callable[[StandIn], list[str]] | None = None  # what people do first (environment owners), narrated
 
 
 STAGES = (
@@ -54,6 +59,13 @@ STAGES = (
         (("tick", "--now", demo.FEATURE_FREEZE),),
     ),
     Stage(
+        "The CI environment: Fri 2021-09-10, 10:00",
+        "Once CI had built the integration images, `check-images` passed and `rollout-ci` opened a pull "
+        "request moving the CI environment to them. Its owner merges it; the next tick sees it.",
+        (("tick", "--now", "2021-09-10T10:00"), ("envs",)),
+        act=lambda standin: [standin.merge("ci")],
+    ),
+    Stage(
         "A day between: Fri 2021-09-17",
         "Nothing is due. `--dry-run` shows what waits for what; the tick itself prints nothing, so cron mails nothing.",
         (("tick", "--dry-run", "--now", demo.BETWEEN), ("tick", "--now", demo.BETWEEN)),
@@ -64,6 +76,13 @@ STAGES = (
         f"Merge {demo.INTEGRATION_BRANCH} into {demo.STABLE_BRANCH} in every repository, tag {demo.VERSION}, "
         "announce the release.",
         (("tick", "--now", demo.CODE_FREEZE),),
+    ),
+    Stage(
+        "Release day: Fri 2021-09-24, 14:00",
+        "After the tag, `check-release-images` found the release images and `rollout` opened a pull request "
+        "per environment on the GitOps repository. Their owners review them: qa merges, staging declines.",
+        (("tick", "--now", "2021-09-24T14:00"), ("envs",)),
+        act=lambda standin: [standin.merge("qa"), standin.decline("staging")],
     ),
 )
 
@@ -77,12 +96,17 @@ def demo_main(directory: Path | None, *, setup_only: bool = False) -> int:
     with demo_environment(), _sandbox_root(directory) as root:
         # Ctrl-C anywhere ends the demo at once (KeyboardInterrupt): the sandbox root is cleaned up on the
         # way out and `thor` exits 130; nothing more is run or shown.
-        box = build(root)
-        _introduce(out, box, keep=directory is not None, setup_only=setup_only)
         if setup_only:
+            box = build(root)
+            _introduce(out, box, keep=True, setup_only=True)
             _explore(out, box, setup_only=True)
             return 0
-        status = run_cycle(box, out)
+        from thor_cli.demo.environments import standin_running
+
+        with standin_running() as standin:
+            box = build(root, standin.url)
+            _introduce(out, box, keep=directory is not None, setup_only=False)
+            status = run_cycle(box, out, standin)
         _conclude(out, box, status, keep=directory is not None, seconds=time.monotonic() - started)
         return 0 if status == "released" else int(ExitCode.STEP_FAILED)
 
@@ -101,9 +125,9 @@ def _sandbox_root(directory: Path | None) -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run_cycle(box: Sandbox, out: Console) -> str:
+def run_cycle(box: Sandbox, out: Console, standin: StandIn | None = None) -> str:
     """Run the stages, then show the status and the notes; returns the release's status at the end."""
-    _run_stages(box, out)
+    _run_stages(box, out, standin)
     _rule(out, f"Release {demo.VERSION}")
     thor(box, ("status", demo.VERSION))
     _rule(out, "The release notes")
@@ -111,10 +135,14 @@ def run_cycle(box: Sandbox, out: Console) -> str:
     return release_status(box)
 
 
-def _run_stages(box: Sandbox, out: Console) -> None:
+def _run_stages(box: Sandbox, out: Console, standin: StandIn | None) -> None:
     for stage in STAGES:
+        if stage.act is not None and standin is None:
+            continue  # no environments in this sandbox
         _rule(out, stage.title)
         out.print(stage.story, markup=False)
+        for line in stage.act(standin) if stage.act is not None and standin is not None else []:
+            out.print(f"({line})", style="dim", markup=False, soft_wrap=True)
         for index, command in enumerate(stage.commands):
             capture = stage.quiet and index == len(stage.commands) - 1
             code, printed = thor(box, command, capture=capture)
@@ -183,6 +211,12 @@ def _introduce(out: Console, box: Sandbox, *, keep: bool, setup_only: bool) -> N
         f"{demo.MESSAGES_LOG} instead of Slack; the JIRA steps off (no JIRA here)",
         markup=False,
     )
+    if box.remote("uc-cdis/gen3-gitops").exists():
+        out.print(
+            "  environments ci, qa and staging in remotes/uc-cdis/gen3-gitops.git (Helm values); a local stand-in "
+            "answers for GitHub's pull requests and the image registry while the demo runs",
+            markup=False,
+        )
     if not setup_only:
         shown = f"thor --config {_quote(box.config)} ..."
         out.print(f"Each command runs as `{shown}`.", markup=False, style="dim", soft_wrap=True)
@@ -232,7 +266,7 @@ def _explore(out: Console, box: Sandbox, *, setup_only: bool) -> None:
             f"log {demo.VERSION}",
         ]
     else:
-        commands = [f"status {demo.VERSION}", f"log {demo.VERSION} load-tests", f"notes {demo.VERSION}"]
+        commands = [f"status {demo.VERSION}", f"log {demo.VERSION} load-tests", f"notes {demo.VERSION}", "envs"]
     intro = "Run the cycle by hand (docs/tutorial.md)" if setup_only else "Explore by hand"
     out.print(f"{intro}, or `cd` there and leave out --config:", markup=False)
     for command in commands:

@@ -3,7 +3,7 @@
 Layout of a sandbox (names in ``thor_cli.demo``)::
 
     thor.toml                 the configuration: SQLite, file:// repositories, local notifier, no JIRA
-    thor.db                   the SQLite database (created by the first thor command)
+    thor.db                   the SQLite database (created empty with the sandbox, as `thor db upgrade` does)
     remotes/uc-cdis/NAME.git  bare repositories standing in for GitHub
     scripts/load-tests.py     the command standing in for the Jenkins load tests
     slack-messages.log        what would have gone to Slack (written by the notifier)
@@ -162,8 +162,9 @@ def remove_sandbox(root: Path, *, keep_dir: bool = False) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def build(root: Path) -> Sandbox:
-    """Write a complete sandbox into the (empty) directory ``root``."""
+def build(root: Path, standin_url: str | None = None) -> Sandbox:
+    """Write a complete sandbox into the (empty) directory ``root`` (with environments, a GitOps repository
+    and the stand-in at ``standin_url`` for GitHub and the registry, when given)."""
     sandbox = Sandbox(root)
     (root / demo.MARKER).write_text(
         "This directory is a `thor demo` sandbox: `thor demo --dir` with it deletes and rebuilds it.\n",
@@ -176,7 +177,17 @@ def build(root: Path) -> Sandbox:
     script = scripts / "load-tests.py"
     script.write_text(LOAD_TESTS_SCRIPT, encoding="utf-8")
     script.chmod(0o755)
-    sandbox.config.write_text(config_text(sandbox), encoding="utf-8")
+    text = config_text(sandbox)
+    if standin_url is not None:
+        from thor_cli.demo.environments import GITOPS, config_block, make_gitops
+
+        make_gitops(sandbox.remote(GITOPS))
+        text += config_block(standin_url)
+    sandbox.config.write_text(text, encoding="utf-8")
+    # Commands that only read (a first `thor tick --dry-run`, `thor status`) never create the database.
+    from thor_cli.store.db import open_store
+
+    open_store(f"sqlite:///{sandbox.database}").dispose()
     return sandbox
 
 

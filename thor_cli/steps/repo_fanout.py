@@ -54,7 +54,11 @@ class RepoOutcome:
 
 
 def release_repos(ctx: StepContext) -> list[Repo]:
-    """The repositories of ``[repos]`` (a ``ConfigError`` for a missing repos file)."""
+    """The repositories of ``[repos]`` (a ``ConfigError`` for a missing repos file). Also tells the git adapter
+    which hosts ``THOR_GITHUB_TOKEN`` belongs to (``[github]``), before any git command runs."""
+    from thor_cli.adapters.git_auth import configure
+
+    configure(ctx.settings)
     return load_repos(ctx.settings)
 
 
@@ -174,21 +178,25 @@ _SUMMARY_CHARS = 300  # a step's failure summary stays one short line; every rep
 
 
 def failure_summary(failed: dict[str, RepoOutcome], total: int, what: str = "failed") -> str:
-    """One short line: "44 of 60 repos failed: connection refused (44)", or, for reasons of their own,
-    "2 of 30 repos failed: uc-cdis/fence: conflict (...); uc-cdis/indexd: push rejected". The same reason
-    (the repository's name aside) is given once with its count; the full list is each repository's result."""
-    groups: dict[str, list[str]] = {}
+    """ "2 of 30 repos failed: uc-cdis/fence: conflict (...); uc-cdis/indexd: push rejected ...".
+
+    Each cause once, and one short line: repositories that failed for the same reason (a rejected token, an
+    unreachable host; the repository's own name aside) share one entry, "REASON (10 repos: a, b, c and 7
+    more)", most common first, and past _SUMMARY_CHARS the rest is counted (`thor log` lists them all)."""
+    by_reason: dict[str, list[str]] = {}
     for name, outcome in failed.items():
-        groups.setdefault(_generic(name, outcome.detail), []).append(name)
-    parts = []
-    for reason, names in sorted(groups.items(), key=lambda item: -len(item[1])):
-        parts.append(f"{reason} ({len(names)})" if len(names) > 1 else f"{names[0]}: {_clip(failed[names[0]].detail)}")
+        by_reason.setdefault(_generic(name, outcome.detail), []).append(name)
+    parts = [
+        f"{names[0]}: {_clip(failed[names[0]].detail)}"
+        if len(names) == 1
+        else f"{reason} ({plural(len(names), 'repo')}: {_names(names)})"
+        for reason, names in sorted(by_reason.items(), key=lambda item: -len(item[1]))
+    ]
     head = f"{len(failed)} of {plural(total, 'repo')} {what}: "
     shown: list[str] = []
     for index, part in enumerate(parts):
         if shown and len(head) + len("; ".join([*shown, part])) > _SUMMARY_CHARS:
-            rest = len(parts) - index
-            shown.append(f"and {plural(rest, 'other reason')} (`thor log` lists every repository)")
+            shown.append(f"and {plural(len(parts) - index, 'other reason')} (`thor log` lists every repository)")
             break
         shown.append(part)
     return head + "; ".join(shown)
@@ -199,6 +207,12 @@ def _generic(name: str, detail: str) -> str:
     short = name.rsplit("/", 1)[-1]
     text = " ".join(detail.split()).replace(name, "{repo}")
     return _clip(re.sub(rf"(?<![\w.-]){re.escape(short)}(?![\w-])", "{repo}", text))
+
+
+def _names(names: list[str], shown: int = 3) -> str:
+    if len(names) <= shown + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def report_lines(outcomes: dict[str, RepoOutcome], earlier: Iterable[str] = ()) -> str:
