@@ -80,13 +80,15 @@ def test_a_service_an_enabled_step_needs_but_nobody_configured_fails(run_thor, t
     assert lines["jenkins"].split()[1:2] == ["FAIL"]
     assert "needed by load-tests" in lines["jenkins"]
     assert "needed by create-jira-release, mark-released" in lines["jira"]
-    assert lines["slack"].split()[1] == "skipped"
+    # One rule for every service: Slack too, since the enabled announce step has nowhere to announce to.
+    assert lines["slack"].split()[1] == "FAIL" and "needed by announce" in lines["slack"]
     assert "not created yet" in lines["database"]
     assert not (tmp_path / "thor.db").exists()  # doctor changes nothing
 
 
 def test_services_no_enabled_step_needs_are_skipped_not_failed(run_thor, tmp_path: Path) -> None:
-    disabled = steps_toml(only("announce"))
+    # announce is left on and announces to the [notify] file, so it needs no Slack.
+    disabled = '[notify]\nfile = "messages.txt"\n' + steps_toml(only("announce"))
     config = write_config(tmp_path / "thor.toml", disabled, f"sqlite:///{tmp_path / 'thor.db'}")
     result = doctor(run_thor, config)
     assert result.exit_code == 0, result.stdout

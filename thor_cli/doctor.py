@@ -261,7 +261,11 @@ def _slack(rt: Runtime) -> Check:
 
     channel = rt.settings.config.slack.channel
     if not channel:
-        return _skipped("slack", "[slack] channel not configured")
+        notify = rt.settings.config.notify
+        if notify.file or notify.echo:
+            return _skipped("slack", "[slack] channel not configured; messages go to [notify] instead")
+        # Like Jenkins and JIRA: an enabled announce step with nowhere to announce to is a configuration problem.
+        return _unconfigured(rt, "slack", "[slack] channel", "announce")
     client = SlackClient.from_settings(rt.settings)
     who = client.auth_test()
     from thor_cli.adapters.slack import SlackRefused

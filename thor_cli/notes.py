@@ -185,7 +185,23 @@ def stored_notes(rt: Runtime, version: str) -> StoredNotes:
     if unreachable is not None:
         raise unreachable
     name = steps[0].name if steps else "release-notes"
-    raise NotesNotFound(f"no release notes yet for {version} (run `thor step {name} {version}`)")
+    raise NotesNotFound(f"no release notes yet for {version} ({_next_move(rt, version, name)})")
+
+
+def _next_move(rt: Runtime, version: str, step_name: str) -> str:
+    """What to run to get notes: never a command that would then be refused (a cancelled release runs no step)."""
+    from thor_cli.releases import find_release
+    from thor_cli.store.models import ReleaseStatus
+
+    try:
+        release = find_release(rt, version)
+    except ServiceUnavailable:
+        release = None
+    if release is not None and release.status == ReleaseStatus.CANCELLED:
+        return f"the release is cancelled; `thor release start {version}` starts it again"
+    if release is None or not release.started:
+        return f"the release has not started; `thor release start {version}` starts it"
+    return f"run `thor step {step_name} {version}`"
 
 
 def _from_database(rt: Runtime, version: str, step_names: list[str]) -> StoredNotes | None:

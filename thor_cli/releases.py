@@ -29,17 +29,52 @@ def release_info(release: Release, timezone: str) -> ReleaseInfo:
     )
 
 
+def _did_you_mean(rt: Runtime, version: str) -> str | None:
+    """A version of the calendar that ``version`` was probably meant to be: ``2021.9`` → ``2021.09``."""
+    stripped = version.strip()
+    candidates = [stripped, re.sub(r"(?<!\d)(\d)(?!\d)", r"0\1", stripped)]
+    return next((c for c in candidates if c != version and rt.calendar.find(c) is not None), None)
+
+
+def _same_shape(a: str, b: str) -> bool:
+    return len(a) == len(b) and all(x.isdigit() == y.isdigit() for x, y in zip(a, b, strict=True))
+
+
 def _unknown_version(rt: Runtime, version: str) -> UsageError:
+    from thor_cli.calendar import FIND_HORIZON_YEARS
+
+    guess = _did_you_mean(rt, version)
+    if guess:
+        return UsageError(f"no release cycle has version {version!r}: did you mean {guess}?")
     template = rt.settings.config.schedule.version
     example = rt.calendar.current_or_next(rt.clock.now())
+    if example and _same_shape(version, example.version):
+        # Well formed, but outside the years the calendar covers: say which years, not "looks like".
+        tz = rt.settings.config.schedule.tz
+        end = datetime(datetime.now(UTC).year + FIND_HORIZON_YEARS, 12, 31, tzinfo=tz)
+        first = next(rt.calendar.iter_from(datetime(2000, 1, 1, tzinfo=tz)), None)
+        last = rt.calendar.cycles_between(end - timedelta(days=120), end)
+        if first and last and not first.version <= version <= last[-1].version:
+            return UsageError(
+                f"no release cycle has version {version!r}: the calendar runs from {first.version} to "
+                f"{last[-1].version} (the current or next is {example.version})"
+            )
     shape = f"like {example.version}" if example else f"made by {template!r}"
     return UsageError(f"no release cycle has version {version!r} (versions look {shape})")
+
+
+def _invalid_version(rt: Runtime, version: str) -> UsageError:
+    guess = _did_you_mean(rt, version)
+    if guess and guess == version.strip():
+        return UsageError(f"invalid version {version!r} (spaces around it): did you mean {guess}?")
+    example = rt.calendar.current_or_next(rt.clock.now())
+    return UsageError(f"invalid version {version!r}" + (f" (versions look like {example.version})" if example else ""))
 
 
 def resolve_cycle(rt: Runtime, version: str) -> Cycle:
     """The calendar cycle named ``version``; a UsageError naming the template when there is none."""
     if not _VERSION_SHAPE.match(version):
-        raise UsageError(f"invalid version {version!r}")
+        raise _invalid_version(rt, version)
     cycle = rt.calendar.find(version)
     if cycle is None:
         raise _unknown_version(rt, version)
@@ -53,7 +88,7 @@ def check_version(rt: Runtime, version: str) -> None:
     without creating it.
     """
     if not _VERSION_SHAPE.match(version):
-        raise UsageError(f"invalid version {version!r}")
+        raise _invalid_version(rt, version)
     if rt.calendar.find(version) is None and not rt.has_stored_release(version):
         raise _unknown_version(rt, version)
 

@@ -37,7 +37,7 @@ def test_a_released_release_cannot_be_cancelled_or_rescheduled(thor) -> None:  #
     cancel = thor("release", "cancel", "2021.09")
     assert cancel.exit_code == 2 and "already released" in cancel.stderr
     move = thor("release", "reschedule", "2021.09", "--feature-freeze", "2021-09-13", "--code-freeze", "2021-09-27")
-    assert move.exit_code == 1 and "released" in move.stderr
+    assert move.exit_code == 2 and "released" in move.stderr  # a refusal: exit 2
     assert thor.status()["releases"][0]["status"] == "released"
 
 
@@ -119,7 +119,7 @@ def test_step_runs_one_step_regardless_of_the_calendar(thor) -> None:  # type: i
     [started] = [e for e in thor.events() if e["kind"] == "release-started"]
     assert "by hand, to run split-branch" in started["message"] and "thor step" in started["actor"]
     blocked = thor("step", "merge-stable", "2021.09", "--now", "2021-09-01")
-    assert blocked.exit_code == 1 and "waits for load-tests" in blocked.stderr and "--force" in blocked.stderr
+    assert blocked.exit_code == 2 and "waits for load-tests" in blocked.stderr and "--force" in blocked.stderr
     assert thor("step", "merge-stable", "2021.09", "--force", "--now", "2021-09-01").exit_code == 0
     assert thor.side == ["split-branch 2021.09", "merge-stable 2021.09"]
     again = thor("step", "split-branch", "2021.09", "--now", "2021-09-01")

@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import write_config
 from tests.support import only, steps_toml
 from thor_cli.clock import Clock
 from thor_cli.config import Settings, parse_config
+from thor_cli.errors import ConfigError
 from thor_cli.steps.announce import AnnounceOptions, AnnounceStep
 from thor_cli.steps.base import ReleaseInfo, RepoRecord
 
@@ -98,11 +101,10 @@ def test_message_and_notes_url_templates(tmp_path: Path) -> None:
     ]
 
 
-def test_nothing_configured_to_announce_to_is_not_a_failure(tmp_path: Path) -> None:
+def test_nothing_configured_to_announce_to_is_a_configuration_problem(tmp_path: Path) -> None:
     ctx = FakeContext(Settings(config=parse_config({}), path=None, database_url="sqlite://"))
-    result = AnnounceStep().run(ctx)  # type: ignore[arg-type]
-    assert result.status == "succeeded"
-    assert "nothing to announce to" in result.detail
+    with pytest.raises(ConfigError, match=r"\[slack\] channel is not set.*nowhere to announce to"):
+        AnnounceStep().run(ctx)  # type: ignore[arg-type]
     assert ctx.notified == []
 
 

@@ -148,7 +148,11 @@ def test_thor_notes_falls_back_to_the_file_and_says_when_there_are_none(run_thor
     assert run_thor("--config", config, "db", "upgrade").exit_code == 0
     missing = notes(VERSION)
     assert missing.exit_code == 1
-    assert missing.stderr == f"thor: no release notes yet for {VERSION} (run `thor step release-notes {VERSION}`)\n"
+    # Not `thor step release-notes`: a release that has not started runs no step (that would be refused).
+    assert missing.stderr == (
+        f"thor: no release notes yet for {VERSION} (the release has not started; "
+        f"`thor release start {VERSION}` starts it)\n"
+    )
     invalid = notes("not a version")
     assert invalid.exit_code == 2 and "invalid version" in invalid.stderr
     assert notes("1999.01").exit_code == 2  # no such cycle

@@ -29,8 +29,9 @@ from thor_cli.cli import (
     steer_cmd,
     tick_cmd,
 )
+from thor_cli.cli.helptext import CONTEXT_SETTINGS, ThorGroup
 from thor_cli.cli.options import GlobalOptions
-from thor_cli.errors import ExitCode, Interrupted, ThorError
+from thor_cli.errors import ExitCode, Interrupted, ThorError, UsageError
 from thor_cli.secrets import redact
 
 app = typer.Typer(
@@ -40,6 +41,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=ThorGroup,
+    context_settings=CONTEXT_SETTINGS,
+    epilog="""
+    thor calendar                      the next six release cycles
+    thor tick                          what cron runs every day
+    thor status 2021.09                one release's steps
+    thor retry 2021.09 load-tests      re-arm a failed step for the next tick
+    thor demo                          a whole release cycle in a sandbox
+    """,
 )
 
 
@@ -62,6 +72,8 @@ def _global(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
+    if verbose and quiet:
+        raise UsageError("-v/--verbose and -q/--quiet contradict each other: give one")
     ctx.obj = GlobalOptions(config=config, now=now, verbose=verbose, quiet=quiet)
 
 
@@ -145,8 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args or type(exc).__name__ == "NoArgsIsHelpError":
                 exc.show()  # type: ignore[attr-defined]  # bare `thor`: the help is the answer
                 return int(ExitCode.BAD_INPUT)
-            command = next((a for a in args if not a.startswith("-")), None)
-            hint = f"`thor {command} --help`" if command and command in _COMMAND_NAMES else "`thor --help`"
+            hint = _help_hint(exc, args)
             print(f"thor: {exc.format_message()} (see {hint})", file=sys.stderr)  # type: ignore[attr-defined]
             return int(getattr(exc, "exit_code", ExitCode.BAD_INPUT))
         # A bug: one line, the traceback only on request.
@@ -159,6 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.STEP_FAILED)
     # --help and typer.Exit end here with their exit code; commands that finish normally return None.
     return result if isinstance(result, int) else 0
+
+
+def _help_hint(exc: Exception, args: list[str]) -> str:
+    """The help of the command that was given (`thor release reschedule --help`), else `thor --help`."""
+    context = getattr(exc, "ctx", None)
+    path = getattr(context, "command_path", "") or ""
+    if path.startswith("thor ") and getattr(context, "parent", None) is not None:
+        return f"`{path} --help`"
+    command = next((a for a in args if not a.startswith("-")), None)
+    return f"`thor {command} --help`" if command and command in _COMMAND_NAMES else "`thor --help`"
 
 
 _COMMAND_NAMES = frozenset(

@@ -9,18 +9,19 @@ from typing import Any
 import typer
 
 from thor_cli.cli import render
+from thor_cli.cli.helptext import command
 from thor_cli.cli.options import runtime
 
 
 def register(app: typer.Typer) -> None:
-    app.command("envs")(envs)
+    command(app, "envs", envs, "thor envs\nthor envs --json")
 
 
 def envs(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Show each environment: owner, stage, the release it runs, any open rollout pull request."""
+    """Show each environment: owner, release it runs, open rollout."""
     from thor_cli.environments.view import overview
 
     rt = runtime(ctx)

@@ -49,6 +49,9 @@ def runtime(ctx: typer.Context) -> Runtime:
             opts.config, opts.now, verbose=opts.verbose, quiet=opts.quiet, writable=writes(ctx)
         )
         ctx.call_on_close(opts._runtime.close)
+        # Every command checks the whole configuration the same way (pipeline and what it points to, like the
+        # codenames file), so `thor steps` cannot pass a file that `thor calendar` then refuses.
+        opts._runtime.validate()
     return opts._runtime
 
 

@@ -12,7 +12,7 @@ import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,13 +21,18 @@ from rich.console import Console
 
 from thor_cli import demo
 from thor_cli.cli import render
-from thor_cli.demo.sandbox import Sandbox, build, demo_environment, prepare
+from thor_cli.demo.sandbox import Sandbox, build, claimed, demo_environment
 from thor_cli.errors import ExitCode, ThorError, UsageError
 
 if TYPE_CHECKING:
     from thor_cli.demo.environments import StandIn
 
 RULE_WIDTH = 78
+INTERRUPTED = 130  # what `thor` exits with on Ctrl-C (143 on SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a thor command of the demo, which already said "thor: interrupted"."""
 
 
 @dataclass(frozen=True)
@@ -88,25 +93,36 @@ def demo_main(directory: Path | None, *, setup_only: bool = False) -> int:
         raise UsageError("--setup-only needs --dir DIR (a throw-away sandbox would be deleted at once)")
     started = time.monotonic()
     out = _narrator()
-    with demo_environment():
-        root = prepare(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="thor-demo-"))
-        try:
-            if setup_only:
-                box = build(root)
-                _introduce(out, box, keep=True, setup_only=True)
-                _explore(out, box, setup_only=True)
-                return 0
-            from thor_cli.demo.environments import standin_running
+    with demo_environment(), _sandbox_root(directory) as root:
+        # Ctrl-C anywhere ends the demo at once (KeyboardInterrupt): the sandbox root is cleaned up on the
+        # way out and `thor` exits 130; nothing more is run or shown.
+        if setup_only:
+            box = build(root)
+            _introduce(out, box, keep=True, setup_only=True)
+            _explore(out, box, setup_only=True)
+            return 0
+        from thor_cli.demo.environments import standin_running
 
-            with standin_running() as standin:
-                box = build(root, standin.url)
-                _introduce(out, box, keep=directory is not None, setup_only=False)
-                status = run_cycle(box, out, standin)
-            _conclude(out, box, status, keep=directory is not None, seconds=time.monotonic() - started)
-            return 0 if status == "released" else int(ExitCode.STEP_FAILED)
-        finally:
-            if directory is None:
-                shutil.rmtree(root, ignore_errors=True)
+        with standin_running() as standin:
+            box = build(root, standin.url)
+            _introduce(out, box, keep=directory is not None, setup_only=False)
+            status = run_cycle(box, out, standin)
+        _conclude(out, box, status, keep=directory is not None, seconds=time.monotonic() - started)
+        return 0 if status == "released" else int(ExitCode.STEP_FAILED)
+
+
+@contextlib.contextmanager
+def _sandbox_root(directory: Path | None) -> Iterator[Path]:
+    """The given directory, claimed (locked) for this demo; else a temporary one, deleted at the end."""
+    if directory is not None:
+        with claimed(directory) as root:
+            yield root
+        return
+    root = Path(tempfile.mkdtemp(prefix="thor-demo-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def run_cycle(box: Sandbox, out: Console, standin: StandIn | None = None) -> str:
@@ -149,11 +165,15 @@ def thor(box: Sandbox, args: tuple[str, ...], *, capture: bool = False) -> tuple
     render.console().print(f"$ thor {shlex.join(args)}", style="bold", markup=False, soft_wrap=True)
     argv = ["--config", str(box.config), *args]
     if not capture:
-        return main(argv), ""
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = main(argv)
-    return code, buffer.getvalue()
+        code, printed = main(argv), ""
+    else:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = main(argv)
+        printed = buffer.getvalue()
+    if code in (INTERRUPTED, 143):  # the command caught Ctrl-C (or SIGTERM) and said so: the demo stops too
+        raise Interrupted
+    return code, printed
 
 
 def release_status(box: Sandbox) -> str:

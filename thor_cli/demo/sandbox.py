@@ -95,15 +95,56 @@ def demo_environment() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def prepare(directory: Path) -> Path:
-    """Check that ``directory`` may hold a sandbox and empty it of a previous one; returns it, absolute."""
+LOCK_NAME = ".thor-demo.lock"
+
+
+@contextmanager
+def claimed(directory: Path) -> Iterator[Path]:
+    """``directory``, absolute, emptied of a previous sandbox and locked for this demo until the block ends.
+
+    A second ``thor demo --dir`` on the same directory is refused while the first runs (an ``flock`` on a
+    lock file, released by the kernel even if the first is killed); a directory that cannot be written is
+    one line, exit 2.
+    """
+    import fcntl
+
     root = directory.expanduser().resolve()
     if root.exists() and not root.is_dir():
         raise UsageError(f"{directory} is not a directory")
-    if root.is_dir() and any(root.iterdir()):
-        if not (root / demo.MARKER).is_file():
-            raise UsageError(f"{directory} is not empty and is not a thor demo sandbox: give a new or empty one")
-        remove_sandbox(root, keep_dir=True)
+    _refuse_foreign(root, directory)  # before the lock file: a directory that is not ours gets nothing written
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(root / LOCK_NAME, "a+")  # noqa: SIM115  (held for the whole demo)
+    except OSError as exc:
+        raise UsageError(f"cannot build the demo sandbox in {directory}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            busy = f"{directory} is in use by another `thor demo`: wait for it or use another --dir"
+            raise UsageError(busy) from None
+        prepare(root, directory)
+        yield root
+    finally:
+        handle.close()
+
+
+def _refuse_foreign(root: Path, shown: Path) -> bool:
+    """Refuse a directory holding something else than a sandbox; whether it holds a sandbox to rebuild."""
+    others = [p for p in root.iterdir() if p.name != LOCK_NAME] if root.is_dir() else []
+    if others and not (root / demo.MARKER).is_file():
+        raise UsageError(f"{shown} is not empty and is not a thor demo sandbox: give a new or empty one")
+    return bool(others)
+
+
+def prepare(root: Path, given: Path | None = None) -> Path:
+    """Check that ``root`` (absolute) may hold a sandbox and empty it of a previous one."""
+    shown = given or root
+    if _refuse_foreign(root, shown):
+        try:
+            remove_sandbox(root, keep_dir=True)
+        except OSError as exc:
+            raise UsageError(f"cannot rebuild the demo sandbox in {shown}: {exc.strerror or exc}") from None
     root.mkdir(parents=True, exist_ok=True)
     return root
 
