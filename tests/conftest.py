@@ -1,8 +1,15 @@
 """Fixtures shared by the whole suite: an isolated environment, both database backends, and the CLI.
 
 PostgreSQL tests use the server named by THOR_TEST_POSTGRES_URL (default: the local trust-auth server).
-Each test gets a database of its own, created and dropped here, so runs never interfere. Where no server
-answers, those tests are skipped — except in CI (CI=true), where that is a failure.
+Each test gets a database of its own that nobody else uses meanwhile, so runs never interfere. Where no
+server answers, those tests are skipped — except in CI (CI=true), where that is a failure.
+
+Creating and dropping a PostgreSQL database costs a checkpoint and a copy of template1 (around half a second
+on a busy machine), so databases are pooled per test process: when a test is done its database is emptied
+(its connections ended, its schema dropped and made again as a new database has it) and handed to the next
+test; whatever cannot be reset that way is dropped instead. The pool's databases do not wait for the disk at
+each commit (``synchronous_commit = off``): visibility and locking are unchanged, only durability across a
+crash of the server itself, which no test causes. They are all dropped when the session ends.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ SECRET_VARS = (
     "THOR_JIRA_TOKEN",
     "THOR_SLACK_TOKEN",
     "THOR_GITHUB_TOKEN",
+    "THOR_SERVER_TOKEN",
+    "THOR_REGISTRY_USER",
+    "THOR_REGISTRY_TOKEN",
 )
 
 
@@ -56,11 +66,17 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 def _postgres_available() -> str | None:
     import psycopg2
 
+    if _REACHED:
+        return None
     try:
         psycopg2.connect(_dsn(ADMIN_URL), connect_timeout=3).close()
     except psycopg2.Error as exc:
         return str(exc).strip().splitlines()[0]
+    _REACHED.append(True)  # once is enough: a server that goes away later fails the tests that need it
     return None
+
+
+_REACHED: list[bool] = []
 
 
 def _dsn(url: str) -> str:
@@ -68,32 +84,157 @@ def _dsn(url: str) -> str:
 
 
 def create_database() -> str:
-    """A fresh PostgreSQL database; returns its URL."""
-    import psycopg2
-
+    """A PostgreSQL database of this test's own, as new (from the pool, see above); returns its URL.
+    Give it back with ``drop_database``."""
     reason = _postgres_available()
     if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI but unreachable: {reason}")
         pytest.skip(f"PostgreSQL unreachable: {reason}")
-    name = f"thor_test_{uuid.uuid4().hex[:12]}"
-    connection = psycopg2.connect(_dsn(ADMIN_URL))
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{_POOL.take()}"
 
 
 def drop_database(url: str) -> None:
+    """Done with a database from ``create_database``: back to the pool, emptied (or dropped)."""
+    _POOL.give_back(url.rsplit("/", 1)[1])
+
+
+def _admin():  # type: ignore[no-untyped-def]
     import psycopg2
 
-    name = url.rsplit("/", 1)[1]
     connection = psycopg2.connect(_dsn(ADMIN_URL))
     connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    connection.close()
+    return connection
+
+
+class _DatabasePool:
+    """PostgreSQL databases of this process, each used by one test at a time and emptied in between."""
+
+    def __init__(self) -> None:
+        self.free: list[str] = []
+        self.made: set[str] = set()
+        self.fresh_schema: tuple[object, ...] | None = None  # public's owner and privileges when new
+
+    def take(self) -> str:
+        if self.free:
+            return self.free.pop()
+        name = f"thor_test_{uuid.uuid4().hex[:12]}"
+        connection = _admin()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+                cursor.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        finally:
+            connection.close()
+        self.made.add(name)
+        if self.fresh_schema is None:
+            self.fresh_schema = self._public_schema(name)
+        return name
+
+    def give_back(self, name: str) -> None:
+        if name in self.made and self._reset(name):
+            self.free.append(name)
+        else:
+            self._drop(name)
+
+    def close(self) -> None:
+        for name in sorted(self.made):
+            self._drop(name)
+        self.free.clear()
+
+    def _drop(self, name: str) -> None:
+        self.made.discard(name)
+        connection = _admin()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            connection.close()
+
+    def _reset(self, name: str) -> bool:
+        """Make ``name`` what a new database is to Thor; False when that cannot be vouched for."""
+        import psycopg2
+
+        try:
+            admin = _admin()
+            try:
+                with admin.cursor() as cursor:
+                    # As DROP DATABASE ... WITH (FORCE) did: end what the test left connected (and its locks).
+                    cursor.execute(
+                        "SELECT bool_and(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity"
+                        " WHERE datname = %s AND pid <> pg_backend_pid()",
+                        (name,),
+                    )
+                    cursor.execute("SELECT count(*) FROM pg_prepared_xacts WHERE database = %s", (name,))
+                    if cursor.fetchone()[0]:
+                        return False
+            finally:
+                admin.close()
+            connection = psycopg2.connect(_dsn(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"))
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET lock_timeout = '10s'")
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema')"
+                        " AND nspname NOT LIKE 'pg\\_%'"
+                    )
+                    if cursor.fetchone()[0]:
+                        return False  # the test made a schema of its own
+                    cursor.execute("DROP SCHEMA public CASCADE")
+                    cursor.execute("CREATE SCHEMA public")
+                    self._restore_public(cursor)
+                connection.commit()
+            finally:
+                connection.close()
+            return self._public_schema(name) == self.fresh_schema
+        except psycopg2.Error:
+            return False
+
+    def _restore_public(self, cursor) -> None:  # type: ignore[no-untyped-def]
+        """``public`` as CREATE DATABASE makes it (PostgreSQL 15: owned by pg_database_owner, USAGE for all)."""
+        assert self.fresh_schema is not None
+        owner, _acl, comment = self.fresh_schema
+        cursor.execute(f'ALTER SCHEMA public OWNER TO "{owner}"')
+        for grantee, privileges in _acl_entries(_acl):  # the owner's own are no-ops
+            if privileges:
+                cursor.execute(f"GRANT {', '.join(privileges)} ON SCHEMA public TO {grantee}")
+        cursor.execute("COMMENT ON SCHEMA public IS %s", (comment,))
+
+    @staticmethod
+    def _public_schema(name: str) -> tuple[object, ...]:
+        import psycopg2
+
+        connection = psycopg2.connect(_dsn(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"))
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_get_userbyid(nspowner), nspacl::text, obj_description(oid, 'pg_namespace')"
+                    " FROM pg_namespace WHERE nspname = 'public'"
+                )
+                return tuple(cursor.fetchone())
+        finally:
+            connection.close()
+
+
+def _acl_entries(acl: object) -> list[tuple[str, list[str]]]:
+    """``{pg_database_owner=UC/pg_database_owner,=U/pg_database_owner}`` -> [(grantee, [privileges])]."""
+    names = {"U": "USAGE", "C": "CREATE"}
+    entries = []
+    for item in str(acl or "").strip("{}").split(","):
+        if not item:
+            continue
+        grantee, _, rest = item.partition("=")
+        privileges = [names[c] for c in rest.split("/", 1)[0] if c in names]
+        entries.append((f'"{grantee.strip(chr(34))}"' if grantee else "PUBLIC", privileges))
+    return entries
+
+
+_POOL = _DatabasePool()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _POOL.made:
+        _POOL.close()
 
 
 @pytest.fixture

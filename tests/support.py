@@ -22,10 +22,13 @@ from tests.fakes import gitrepos as g
 T = TypeVar("T")
 
 # The built-in pipeline's steps, in order.
-STEP_NAMES = ("create-jira-release", "split-branch", "load-tests", "release-notes", "merge-stable",
-              "mark-released", "announce")  # fmt: skip
+STEP_NAMES = ("create-jira-release", "split-branch", "load-tests", "release-notes", "check-images", "rollout-ci",
+              "merge-stable", "check-release-images", "rollout", "mark-released", "announce")  # fmt: skip
 # The built-in steps that talk to JIRA or Slack: disabled wherever a test has no fake of them.
-SERVICE_STEPS = ("create-jira-release", "mark-released", "announce")
+# The environment steps (registry, GitOps pull requests) are off with them: they skip themselves anyway without
+# [environments], and tests that count steps predate them.
+ENVIRONMENT_STEPS = ("check-images", "rollout-ci", "check-release-images", "rollout")
+SERVICE_STEPS = ("create-jira-release", "mark-released", "announce", *ENVIRONMENT_STEPS)
 
 
 # -- thor.toml --------------------------------------------------------------------------------------

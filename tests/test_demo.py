@@ -56,8 +56,25 @@ def test_demo_releases_2021_09_in_a_kept_sandbox(run_thor, tmp_path, monkeypatch
         assert str(number) in notes
     assert "923" not in notes  # released in 2021.08
 
+    # The release board: written by the ticks ([report] dir) and, last, by `thor report`, which names it.
+    board = root / "report" / "index.html"
+    assert f"report written to {board}" in result.stdout
+    assert "2021.09" in board.read_text() and "released" in (root / "report" / "releases" / "2021.09.html").read_text()
+
     messages = (root / "slack-messages.log").read_text()
     assert re.search(rf"^\[broadcast\] Gen3 release {VERSION} is out", messages, re.MULTILINE), messages
+
+    # The environments: ci moved to the integration branch, qa merged, staging declined, on the GitOps repo.
+    for header in ("The CI environment: Fri 2021-09-10, 10:00", "Release day: Fri 2021-09-24, 14:00"):
+        assert header in result.stdout
+    gitops = remote(root, "uc-cdis/gen3-gitops")
+    assert {"thor/integration202109/ci", "thor/2021.09/qa", "thor/2021.09/staging"} <= set(heads(gitops))
+    values = git("--git-dir", gitops, "show", "thor/2021.09/qa:qa/values/values.yaml")
+    assert 'tag: "2021.09"   # moved by each release' in values and 'tag: "2021.06"' in values  # sheepdog is off
+    envs = {e["name"]: e for e in run_thor("--config", root / "thor.toml", "envs", "--json").json()["environments"]}
+    assert {name: env["release"] for name, env in envs.items()} == {"ci": VERSION, "qa": VERSION, "staging": None}
+    assert [r["status"] for r in envs["staging"]["rollouts"]] == ["declined"]
+    assert "qa is on 2021.09" in messages and "staging declined 2021.09" in messages
 
 
 def test_setup_only_rebuilds_a_previous_sandbox_from_scratch(run_thor, tmp_path):
@@ -69,8 +86,12 @@ def test_setup_only_rebuilds_a_previous_sandbox_from_scratch(run_thor, tmp_path)
     assert run_thor("--config", config, "release", "start", VERSION, "--now", "2021-09-10").exit_code == 0
     assert run_thor("--config", config, "step", "split-branch", VERSION, "--now", "2021-09-10").exit_code == 0
     (root / "my-notes.txt").write_text("mine\n")
+    assert run_thor("--config", config, "report").exit_code == 0  # the board, from [report] dir
+    assert (root / "report").is_symlink()
 
     result = run_thor("demo", "--dir", root, "--setup-only")
+
+    assert not (root / "report").exists() and not list(root.glob(".report.*"))  # the board went with the rest
 
     assert result.exit_code == 0, result.stderr
     assert "tick --now 2021-09-10T09:00 --dry-run" in result.stdout

@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import write_config
 from tests.fakes import gitrepos
 from tests.support import only, steps_toml
+from thor_cli.store.schema import HEAD_REVISION
 
 SECRETS = {
     "THOR_JIRA_TOKEN": "doctor-jira-secret-4411",
@@ -61,13 +62,13 @@ def test_everything_healthy(run_thor, tmp_path: Path, database_url: str, service
     checks = statuses(result)
     assert list(checks) == ["configuration", "database", "repo fence", "jenkins", "jira", "slack"]
     assert {status for status, _ in checks.values()} == {"ok"}
-    assert checks["database"][1].endswith("schema revision 0001")
+    assert checks["database"][1].endswith(f"schema revision {HEAD_REVISION}")
     assert checks["repo fence"][1] == "reachable; default branch master"
     assert checks["jenkins"][1] == (
         f"Jenkins 2.452.1 at {jenkins_fake.url}, credentials accepted; job gen3-load-tests exists"
     )
     assert checks["jira"][1].endswith("project GEN3 has 0 versions")
-    assert checks["slack"][1] == "signed in as thor (Fake); channel releases readable"
+    assert checks["slack"][1] == "signed in as thor (Fake); channel releases (C0RELEASES) readable"
     assert result.json()["exit_code"] == 0
 
 
@@ -79,13 +80,15 @@ def test_a_service_an_enabled_step_needs_but_nobody_configured_fails(run_thor, t
     assert lines["jenkins"].split()[1:2] == ["FAIL"]
     assert "needed by load-tests" in lines["jenkins"]
     assert "needed by create-jira-release, mark-released" in lines["jira"]
-    assert lines["slack"].split()[1] == "skipped"
+    # One rule for every service: Slack too, since the enabled announce step has nowhere to announce to.
+    assert lines["slack"].split()[1] == "FAIL" and "needed by announce" in lines["slack"]
     assert "not created yet" in lines["database"]
     assert not (tmp_path / "thor.db").exists()  # doctor changes nothing
 
 
 def test_services_no_enabled_step_needs_are_skipped_not_failed(run_thor, tmp_path: Path) -> None:
-    disabled = steps_toml(only("announce"))
+    # announce is left on and announces to the [notify] file, so it needs no Slack.
+    disabled = '[notify]\nfile = "messages.txt"\n' + steps_toml(only("announce"))
     config = write_config(tmp_path / "thor.toml", disabled, f"sqlite:///{tmp_path / 'thor.db'}")
     result = doctor(run_thor, config)
     assert result.exit_code == 0, result.stdout
@@ -98,7 +101,8 @@ def test_a_bad_configuration_exits_2(run_thor, tmp_path: Path) -> None:
     config = write_config(tmp_path / "thor.toml", "[jira]\nurl = 3\n")
     result = doctor(run_thor, config, "--json")
     assert result.exit_code == 2
-    assert statuses(result) == {"configuration": ("FAIL", f"{config}: jira.url: Input should be a valid string")}
+    expected = f"{config}: jira.url: Input should be a valid string (got 3)"
+    assert statuses(result) == {"configuration": ("FAIL", expected)}
 
 
 def test_an_unreachable_service_exits_3(run_thor, tmp_path: Path, services: str, jenkins_fake) -> None:
@@ -165,3 +169,13 @@ def test_a_missing_branch_or_job_is_a_configuration_error(
     assert checks["repo fence"] == ("FAIL", "reachable, but branch main does not exist")
     assert checks["jenkins"][0] == "FAIL"
     assert "job no-such-job (load-tests)" in checks["jenkins"][1]
+
+
+def test_a_slack_channel_that_cannot_be_found_fails_the_configuration(run_thor, tmp_path: Path, services: str) -> None:
+    config = write_config(
+        tmp_path / "thor.toml", services.replace('channel = "releases"', 'channel = "#nowhere"'), None
+    )
+    result = doctor(run_thor, config, "--json")
+    assert result.exit_code == 2, result.stdout
+    status, detail = statuses(result)["slack"]
+    assert status == "FAIL" and detail.startswith("[slack] channel: Slack channel #nowhere not found"), detail

@@ -7,19 +7,12 @@ from typing import Any
 
 import pytest
 
+from tests.support import STEP_NAMES
 from thor_cli.config import parse_config
 from thor_cli.errors import ConfigError
 from thor_cli.pipeline import build_pipeline, effective_dependencies
 
-DEFAULT_ORDER = [
-    "create-jira-release",
-    "split-branch",
-    "load-tests",
-    "release-notes",
-    "merge-stable",
-    "mark-released",
-    "announce",
-]
+DEFAULT_ORDER = list(STEP_NAMES)
 
 
 def pipeline(steps: dict[str, Any]):  # type: ignore[no-untyped-def]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from thor_cli.errors import ConfigError
 
+MAX_CODENAME = 128  # thor_release.codename (thor_cli/store/models.py)
+
 
 def load_codenames(path: Path) -> dict[str, str]:
     try:
@@ -22,5 +24,7 @@ def load_codenames(path: Path) -> dict[str, str]:
         version, name = row[0].strip(), row[1].strip()
         if number == 1 and version.lower() == "version":
             continue  # header
+        if len(name) > MAX_CODENAME:
+            raise ConfigError(f"{path}:{number}: codename {name[:40]!r}... is longer than {MAX_CODENAME} characters")
         names[version] = name
     return names

@@ -10,19 +10,41 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from thor_cli.durations import Duration
+from thor_cli.durations import Duration, PositiveDuration
+from thor_cli.environments.config import EnvironmentsTable, ServicesConfig
 from thor_cli.errors import ConfigError
+from thor_cli.report.config import ReportConfig
 
 CONFIG_ENV = "THOR_CONFIG"
 DATABASE_ENV = "THOR_DATABASE_URL"
 DEFAULT_CONFIG_NAME = "thor.toml"
 STEP_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+# The longest values the database columns hold (thor_cli/store/models.py): checked here, so a long name is a
+# configuration error on every backend instead of a PostgreSQL error half-way through a tick.
+MAX_STEP_NAME = 128
+MAX_VERSION = 64
+MAX_BRANCH = 255
+MAX_CHANNEL = 128
+# Seconds per HTTP request: a finite number, at most an hour (inf or 1e300 would overflow the socket timeout).
+RequestTimeout = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
+# TOML strings are paths here: strict validation would refuse them.
+PathValue = Annotated[Path, Field(strict=False)]
 TEMPLATE_FIELDS = (
     "version",
     "codename",
@@ -34,17 +56,38 @@ TEMPLATE_FIELDS = (
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `concurrency = "8"` or `enabled = "no"` is a mistake to report, not a value to guess at.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _check_rrule(rule: str) -> str:
-    from dateutil.rrule import rrulestr
+    from thor_cli.rrules import check_rrule
 
-    try:
-        rrulestr(rule if "RRULE:" in rule.upper() else f"RRULE:{rule}", forceset=True)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"invalid RRULE {rule!r}: {exc}") from None
-    return rule
+    return check_rrule(rule)
+
+
+def _check_length(what: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise ValueError(f"{what} {value[:40]!r}... is {len(value)} characters long (at most {limit})")
+
+
+def _repo_name(value: str) -> str:
+    from thor_cli.repos import check_name
+
+    return check_name(value)
+
+
+# A repository name in [repos]: an error names the entry (repos.names.2, repos.overrides.NAME).
+RepoName = Annotated[str, AfterValidator(_repo_name)]
+
+
+def _branch(value: str) -> str:
+    from thor_cli.repos import check_branch
+
+    return check_branch(value)
+
+
+BranchName = Annotated[str, Field(max_length=MAX_BRANCH), AfterValidator(_branch)]
 
 
 class DatabaseConfig(Section):
@@ -57,9 +100,9 @@ class ScheduleConfig(Section):
     code_freeze: str = "FREQ=MONTHLY;BYDAY=+4FR"
     version: str = "{feature_freeze:%Y.%m}"
     integration_branch: str = "integration{feature_freeze:%Y%m}"
-    stable_branch: str = "stable"
-    codenames: Path | None = None
-    start_grace_days: int = Field(default=3, ge=0)
+    stable_branch: BranchName = "stable"
+    codenames: PathValue | None = None
+    start_grace_days: int = Field(default=3, ge=0, le=366)
 
     @field_validator("timezone")
     @classmethod
@@ -77,15 +120,19 @@ class ScheduleConfig(Section):
 
     @field_validator("version", "integration_branch")
     @classmethod
-    def _valid_date_template(cls, value: str) -> str:
+    def _valid_date_template(cls, value: str, info: ValidationInfo) -> str:
         from datetime import date
 
         try:
-            rendered = value.format(feature_freeze=date(2021, 9, 10))
+            from thor_cli.calendar import render_date_template  # {feature_freeze+1M:%Y.%m} month offsets
+
+            rendered = render_date_template(value, date(2021, 9, 10))
         except (KeyError, IndexError, ValueError, AttributeError) as exc:
             raise ValueError(f"invalid template {value!r}: only {{feature_freeze}} may be used ({exc})") from None
         if not rendered or any(c.isspace() for c in rendered):
             raise ValueError(f"template {value!r} renders to {rendered!r}, which is empty or has spaces")
+        limit = MAX_VERSION if info.field_name == "version" else MAX_BRANCH
+        _check_length("the rendered template", rendered, limit)
         return value
 
     @property
@@ -95,31 +142,41 @@ class ScheduleConfig(Section):
 
 class RepoOverride(Section):
     url: str | None = None
-    source_branch: str | None = None
-    stable_branch: str | None = None
+    source_branch: BranchName | None = None
+    stable_branch: BranchName | None = None
     enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        from thor_cli.repos import check_url
+
+        return check_url(value) if value is not None else None
 
 
 class ReposConfig(Section):
-    names: list[str] = Field(default_factory=list)
-    file: Path | None = None
+    names: list[RepoName] = Field(default_factory=list)
+    file: PathValue | None = None
     url: str = "https://github.com/{repo}.git"
-    source_branch: str | None = None
+    source_branch: BranchName | None = None
     concurrency: int = Field(default=8, ge=1, le=64)
-    overrides: dict[str, RepoOverride] = Field(default_factory=dict)
+    overrides: dict[RepoName, RepoOverride] = Field(default_factory=dict)
 
     @field_validator("url")
     @classmethod
     def _url_has_repo(cls, value: str) -> str:
+        from thor_cli.repos import check_url
+
         if "{repo}" not in value:
             raise ValueError("the url template must contain {repo}")
-        return value
+        return check_url(value)
 
 
 class GithubConfig(Section):
     api_url: str = "https://api.github.com"
-    timeout: float = Field(default=30, gt=0)
+    timeout: RequestTimeout = 30
     token_hosts: list[str] = Field(default_factory=list)  # more hosts that get THOR_GITHUB_TOKEN (git)
+    write_interval: float = Field(default=1.0, ge=0)  # seconds between writes (PyGithub; secondary rate limits)
     allow_http: bool = False  # the token over plain http, to a loopback test server only
 
     @model_validator(mode="after")
@@ -136,44 +193,66 @@ class JiraConfig(Section):
     description: str = "Gen3 Core Release {version}{codename_suffix}"
     create_tasks: bool = False
     subtask_type: str = "Sub-task"  # "Subtask" on Atlassian Cloud
-    timeout: float = Field(default=30, gt=0)
+    timeout: RequestTimeout = 30
     # The jira library sleeps 20-60 s between retries of a failed connection: keep a down JIRA quick to report.
     max_retries: int = Field(default=1, ge=0, le=10)
 
 
 class JenkinsConfig(Section):
     url: str | None = None
-    timeout: float = Field(default=30, gt=0)
+    timeout: RequestTimeout = 30
 
 
 class SlackConfig(Section):
-    channel: str | None = None
+    channel: str | None = Field(default=None, max_length=MAX_CHANNEL)
     base_url: str = "https://slack.com/api/"
-    timeout: float = Field(default=30, gt=0)
+    timeout: RequestTimeout = 30
     max_rate_limit_retries: int = Field(default=2, ge=0, le=10)
 
 
 class NotifyConfig(Section):
     """A local stand-in for Slack: messages appended to a file and/or echoed to the terminal."""
 
-    file: Path | None = None
+    file: PathValue | None = None
     echo: bool = False
 
 
 class NotesConfig(Section):
-    dir: Path = Path("release-notes")
+    dir: PathValue = Path("release-notes")
+
+
+class HotfixConfig(Section):
+    """``thor hotfix``: the tag each hotfix creates (``{n}`` counts the hotfixes of a release from 1)."""
+
+    tag: str = "{version}.{n}"
+    tag_message: str = "Gen3 {version} hotfix {n}"
+
+
+class EngineConfig(Section):
+    """How the engine holds a step while it runs (see docs/architecture.md, "Exactly once")."""
+
+    # The holder renews its lease every third of this; a holder that died is taken over once it expires
+    # (at once on the same host, where Thor can prove the holder is gone).
+    lease: Duration = timedelta(minutes=10)
+
+    @field_validator("lease")
+    @classmethod
+    def _lease_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(days=1):
+            raise ValueError("must be between 1s and 1d")
+        return value
 
 
 class StepConfig(BaseModel):
     """A ``[steps.NAME]`` table. Keys other than the common ones belong to the step type."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     uses: str | None = None
     on: Literal["feature_freeze", "code_freeze"] | None = None
     after: list[str] | None = None
     enabled: bool | None = None
-    timeout: Duration | None = None
+    timeout: PositiveDuration | None = None
     max_attempts: int | None = Field(default=None, ge=1, le=100)
     retry_after: Duration | None = None
 
@@ -192,11 +271,18 @@ class ThorConfig(Section):
     slack: SlackConfig = SlackConfig()
     notify: NotifyConfig = NotifyConfig()
     notes: NotesConfig = NotesConfig()
+    hotfix: HotfixConfig = HotfixConfig()
+    engine: EngineConfig = EngineConfig()
+    report: ReportConfig = ReportConfig()
     steps: dict[str, StepConfig] = Field(default_factory=dict)
+    environments: EnvironmentsTable = Field(default_factory=dict)  # see thor_cli/environments/
+    services: ServicesConfig = ServicesConfig()
 
     @model_validator(mode="after")
     def _step_names(self) -> ThorConfig:
         for name in self.steps:
+            if len(name) > MAX_STEP_NAME:
+                raise ValueError(f"step name {name[:40]!r}... is {len(name)} characters long (at most {MAX_STEP_NAME})")
             if not STEP_NAME.match(name):
                 raise ValueError(f"step name {name!r} must be kebab-case (like split-branch)")
         return self
@@ -254,7 +340,14 @@ def _first_error(exc: ValidationError) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         return f"unknown key {where!r}"
+    if error["type"].endswith("_type"):  # strict types: say what was given, e.g. the string "8"
+        message += f" (got {_short_repr(error.get('input'))})"
     return f"{where}: {message}" if where else message
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def load_settings(explicit_path: str | Path | None = None) -> Settings:

@@ -73,7 +73,7 @@ def _guarded(name: str, probe: Callable[[], Check]) -> Check:
 
 def diagnose(config_path: str | Path | None = None, now: str | None = None) -> DoctorReport:
     try:
-        rt = Runtime.create(config_path, now)
+        rt = Runtime.create(config_path, now, writable=False)
         rt.validate()
     except ThorError as exc:
         return DoctorReport([Check("configuration", "FAIL", redact(exc.message), "config")])
@@ -85,7 +85,17 @@ def diagnose(config_path: str | Path | None = None, now: str | None = None) -> D
     checks.append(_guarded("jenkins", lambda: _jenkins(rt)))
     checks.append(_guarded("jira", lambda: _jira(rt)))
     checks.append(_guarded("slack", lambda: _slack(rt)))
+    from thor_cli.environments.checks import environment_checks
+
+    checks.extend(environment_checks(rt))
+    checks.extend(_github_checks(rt))
     return DoctorReport(checks)
+
+
+def _github_checks(rt: Runtime) -> list[Check]:
+    from thor_cli.doctor_github import github_checks
+
+    return github_checks(rt)
 
 
 def _unconfigured(rt: Runtime, name: str, what: str, *types: str) -> Check:
@@ -102,30 +112,81 @@ def _unconfigured(rt: Runtime, name: str, what: str, *types: str) -> Check:
 
 
 def _database(rt: Runtime) -> Check:
-    from thor_cli.store.db import open_store
-    from thor_cli.store.schema import HEAD_REVISION, current_revision
+    """Reachable, at this Thor's schema, and writable by the commands that write: all read-only."""
+    from thor_cli.store.db import database_errors, probe_store, sqlite_path
+    from thor_cli.store.schema import HEAD_REVISION, SchemaTooNew, check_not_newer, current_revision
 
     url = rt.settings.database_url
-    if url.startswith("sqlite") and ":///" in url:
-        path = Path(url.split(":///", 1)[1]).expanduser()
-        if str(path) != ":memory:" and not path.exists():
-            return _ok("database", f"{url}: not created yet (the first command creates it)")
-    store = open_store(url, create_schema=False)
+    path = sqlite_path(url)
+    store = probe_store(url)
+    if store is None:  # an SQLite file not created yet
+        blocked = _not_writable(path) if path is not None else None
+        if blocked:
+            return Check("database", "FAIL", redact(f"{url}: cannot be created: {blocked}"), "unavailable")
+        return _ok("database", f"{url}: not created yet (`thor db upgrade` or the first `thor tick` creates it)")
     try:
-        with store.engine.connect() as connection:
+        with database_errors(), store.engine.connect() as connection:
             revision = current_revision(connection)
+            unwritable = _pg_not_writable(connection) if store.dialect == "postgresql" else None
     finally:
         store.dispose()
+    try:
+        check_not_newer(revision)
+    except SchemaTooNew as exc:
+        return Check("database", "FAIL", redact(f"{url}: {exc.message}"), "unavailable")
+    if path is not None:
+        unwritable = _not_writable(path)
+    if unwritable:
+        return Check("database", "FAIL", redact(f"{url}: cannot be written: {unwritable}"), "unavailable")
     if revision == HEAD_REVISION:
         return _ok("database", f"{url}: {store.dialect}, schema revision {revision}")
     if revision is None:
-        return _ok("database", f"{url}: {store.dialect}, empty (the first command creates the schema)")
+        return _ok("database", f"{url}: {store.dialect}, empty (`thor db upgrade` creates the schema)")
     return Check(
         "database",
         "FAIL",
         redact(f"{url}: schema revision {revision}, this Thor expects {HEAD_REVISION}: run `thor db upgrade`"),
         "config",
     )
+
+
+def _not_writable(path: Path) -> str | None:
+    """Why SQLite could not write ``path`` (the file, or the directory its -wal and -shm files go in)."""
+    import os
+
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            return f"{path} is read-only"
+        directory = path.parent
+    else:
+        directory = next((p for p in path.parents if p.exists()), Path("/"))
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f"directory {directory} is not writable"
+    return None
+
+
+def _pg_not_writable(connection) -> str | None:  # type: ignore[no-untyped-def]
+    """What the signed-in role may not do: a standby, no CREATE on the schema, or no writes to a Thor table."""
+    from sqlalchemy import text
+
+    if connection.execute(text("SELECT pg_is_in_recovery()")).scalar():
+        return "the server is a read-only standby"
+    tables = [
+        row[0]
+        for row in connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'thor_%'")
+        )
+    ]
+    if not tables:
+        creates = connection.execute(text("SELECT has_schema_privilege(current_schema(), 'CREATE')")).scalar()
+        return None if creates else "this role may not create tables in the schema"
+    for table in sorted(tables):
+        writes = connection.execute(
+            text("SELECT has_table_privilege(:t, 'INSERT') AND has_table_privilege(:t, 'UPDATE')"), {"t": table}
+        ).scalar()
+        if not writes:
+            return f"this role may not write to {table}"
+    return None
 
 
 def _repositories(rt: Runtime) -> list[Check]:
@@ -200,8 +261,19 @@ def _slack(rt: Runtime) -> Check:
 
     channel = rt.settings.config.slack.channel
     if not channel:
-        return _skipped("slack", "[slack] channel not configured")
+        notify = rt.settings.config.notify
+        if notify.file or notify.echo:
+            return _skipped("slack", "[slack] channel not configured; messages go to [notify] instead")
+        # Like Jenkins and JIRA: an enabled announce step with nowhere to announce to is a configuration problem.
+        return _unconfigured(rt, "slack", "[slack] channel", "announce")
     client = SlackClient.from_settings(rt.settings)
     who = client.auth_test()
-    client.check_channel(channel)
-    return _ok("slack", f"signed in as {who.get('user', '?')} ({who.get('team', '?')}); channel {channel} readable")
+    from thor_cli.adapters.slack import SlackRefused
+
+    try:
+        channel_id = client.channel_id(channel)
+    except SlackRefused as exc:  # a channel that does not exist (or the app cannot see) is a configuration error
+        raise ConfigError(f"[slack] channel: {exc.message}") from None
+    client.check_channel(channel_id)
+    shown = channel if channel_id == channel else f"{channel} ({channel_id})"
+    return _ok("slack", f"signed in as {who.get('user', '?')} ({who.get('team', '?')}); channel {shown} readable")

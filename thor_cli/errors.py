@@ -59,3 +59,18 @@ class CommandError(StepError):
         self.argv = argv
         self.returncode = returncode
         self.output = output
+
+
+class Interrupted(BaseException):  # not an error: a person (or the system) stopped Thor
+    """SIGINT or SIGTERM while a step ran; the step recorded the interruption and released its lease.
+
+    A BaseException, so that nothing between the signal and the engine mistakes it for a step's failure.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(self.signal_name)
+        self.signum = signum
+        self.exit_code = 128 + signum  # 130 for SIGINT, 143 for SIGTERM, as shells report them

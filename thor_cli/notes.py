@@ -88,6 +88,7 @@ class RepoNotes:
     enriched: bool = False  # the descriptions were read from GitHub
     note: str | None = None  # why the list may be incomplete
     error: str | None = None  # the history could not be read
+    previous: str | None = None  # the version of the release ``since`` belongs to (releases.previous_release)
 
 
 @dataclass
@@ -184,7 +185,23 @@ def stored_notes(rt: Runtime, version: str) -> StoredNotes:
     if unreachable is not None:
         raise unreachable
     name = steps[0].name if steps else "release-notes"
-    raise NotesNotFound(f"no release notes yet for {version} (run `thor step {name} {version}`)")
+    raise NotesNotFound(f"no release notes yet for {version} ({_next_move(rt, version, name)})")
+
+
+def _next_move(rt: Runtime, version: str, step_name: str) -> str:
+    """What to run to get notes: never a command that would then be refused (a cancelled release runs no step)."""
+    from thor_cli.releases import find_release
+    from thor_cli.store.models import ReleaseStatus
+
+    try:
+        release = find_release(rt, version)
+    except ServiceUnavailable:
+        release = None
+    if release is not None and release.status == ReleaseStatus.CANCELLED:
+        return f"the release is cancelled; `thor release start {version}` starts it again"
+    if release is None or not release.started:
+        return f"the release has not started; `thor release start {version}` starts it"
+    return f"run `thor step {step_name} {version}`"
 
 
 def _from_database(rt: Runtime, version: str, step_names: list[str]) -> StoredNotes | None:
@@ -200,7 +217,13 @@ def _from_database(rt: Runtime, version: str, step_names: list[str]) -> StoredNo
         run = runs.get(name)
         state = leases.load_state(run) if run is not None else {}
         if state.get("notes_markdown"):
-            return StoredNotes(version, str(state["notes_markdown"]), state.get("notes_path"), "database")
+            markdown = str(state["notes_markdown"])
+            with rt.store.session() as session:  # `thor hotfix` appends its sections to the notes
+                events = queries.events(session, release.id)  # type: ignore[arg-type]
+            hotfixes = [e.output for e in events if e.kind == "hotfix" and e.output]
+            if hotfixes:
+                markdown = markdown.rstrip("\n") + "\n" + "".join(f"\n{section}" for section in hotfixes)
+            return StoredNotes(version, markdown, state.get("notes_path"), "database")
     return None
 
 

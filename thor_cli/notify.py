@@ -10,12 +10,14 @@ it, "broadcast" posts in it and in the channel; after a release's messages are s
 rewritten once with the current step table (an "update" row, written before sending, makes that refresh
 survive a crash or an outage).
 
-Exactly once: each row is claimed with a lease, sent, and marked sent in its own commit right after Slack
+Exactly once: each row is claimed with a lease, sent, and marked sent in its own unit of work right after Slack
 answers. A failure puts the row back to pending with its (redacted) error and stops that release's sending,
-so order is kept; an outage stops the whole flush. Nothing here raises into the engine: the next tick tries
-again. One window remains: a process that dies after Slack accepted a reply but before the row is marked
-sent (a few milliseconds) makes the next flush post that reply again once its lease expires. The thread's
-first message is safe even then: it is found again by its metadata instead of being posted twice.
+so order is kept; an outage stops the whole flush. A message Slack keeps refusing (``msg_too_long``,
+``invalid_blocks``, …) is set aside after ``MAX_SEND_ATTEMPTS`` (at once for a refusal that cannot change):
+kept with its error as "undeliverable", so the release's later messages go on. Nothing here raises into the
+engine: the next tick tries again. One window remains: a process that dies after Slack accepted a reply but
+before the row is marked sent (a few milliseconds) makes the next flush post that reply again once its lease
+expires. The thread's first message is safe even then: it is found again by its metadata instead of being posted twice.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ _ICONS = {
     "approved": "✅",
     "failed": "❌",
     "retry": "🔁",
+    "recovered": "♻️",
+    "interrupted": "⏸️",
     "waiting": "⏳",
     "skipped": "⏭️",
     "started": "▶️",
@@ -62,9 +66,8 @@ def enabled(rt: Runtime) -> bool:
     return configured(rt.settings.config)
 
 
-def enqueue(
-    rt: Runtime, session: Session, release: Release | None, kind: str, text: str, *, commit: bool = False
-) -> None:
+def enqueue(rt: Runtime, session: Session, release: Release | None, kind: str, text: str) -> None:
+    """Queue a message in the caller's unit of work: it is sent only if what it tells of commits."""
     if not enabled(rt):
         return
     session.add(
@@ -75,8 +78,6 @@ def enqueue(
             created_at=rt.clock.now(),
         )
     )
-    if commit:
-        session.commit()
 
 
 def step_started(rt: Runtime, session: Session, release: Release, step: str, attempt: int) -> None:
@@ -87,7 +88,6 @@ def step_started(rt: Runtime, session: Session, release: Release, step: str, att
         release,
         "reply",
         f"{_ICONS['started']} {release.version} {step} started{suffix}",
-        commit=True,
     )
 
 
@@ -109,7 +109,7 @@ def release_changed(rt: Runtime, session: Session, release: Release, status: str
 
 
 def release_opened(rt: Runtime, session: Session, release: Release) -> None:
-    enqueue(rt, session, release, "thread", f"Gen3 release {_title(release)} has started", commit=True)
+    enqueue(rt, session, release, "thread", f"Gen3 release {_title(release)} has started")
 
 
 def _title(release: Release) -> str:
@@ -120,7 +120,15 @@ def _title(release: Release) -> str:
 class FlushReport:
     sent: int = 0
     failed: int = 0
-    error: str | None = None
+    error: str | None = None  # why messages are still waiting (an outage, a refused message)
+    set_aside: int = 0  # messages given up on in this flush (kept with their error, status "undeliverable")
+    set_aside_error: str | None = None
+
+
+# A message Slack refuses is tried this many times (once per flush) before it is set aside, so that one bad
+# message never holds back the rest of its release's thread. Refusals that cannot change are set aside at once.
+MAX_SEND_ATTEMPTS = 3
+UNDELIVERABLE = "undeliverable"
 
 
 def pending(session: Session) -> list[OutboxMessage]:
@@ -128,53 +136,72 @@ def pending(session: Session) -> list[OutboxMessage]:
     return list(session.exec(query.order_by(col(OutboxMessage.id))))
 
 
-def _claim(rt: Runtime, session: Session, message: OutboxMessage) -> bool:
+def undeliverable(session: Session, release_id: int | None = None) -> list[OutboxMessage]:
+    """Messages set aside for good, newest first (``thor status`` and ``thor tick`` mention them)."""
+    query = select(OutboxMessage).where(col(OutboxMessage.status) == UNDELIVERABLE)
+    if release_id is not None:
+        query = query.where(col(OutboxMessage.release_id) == release_id)
+    return list(session.exec(query.order_by(col(OutboxMessage.id).desc())))
+
+
+def _claim(rt: Runtime, message: OutboxMessage) -> bool:
     now = rt.clock.now()
-    result = session.execute(
-        update(OutboxMessage)
-        .execution_options(synchronize_session=False)
-        .where(
-            col(OutboxMessage.id) == message.id,
-            (col(OutboxMessage.status) == "pending") | (col(OutboxMessage.lease_expires_at) < now),
+    with rt.store.transaction() as tx:
+        result = tx.execute(
+            update(OutboxMessage)
+            .execution_options(synchronize_session=False)
+            .where(
+                col(OutboxMessage.id) == message.id,
+                (col(OutboxMessage.status) == "pending") | (col(OutboxMessage.lease_expires_at) < now),
+            )
+            .values(
+                status="sending",
+                lease_owner=rt.owner,
+                lease_expires_at=now + SEND_LEASE,
+                attempts=OutboxMessage.attempts + 1,
+            )
         )
-        .values(
-            status="sending",
-            lease_owner=rt.owner,
-            lease_expires_at=now + SEND_LEASE,
-            attempts=OutboxMessage.attempts + 1,
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _finish(rt: Runtime, message: OutboxMessage, **values: object) -> None:
+    with rt.store.transaction() as tx:
+        tx.execute(
+            update(OutboxMessage)
+            .execution_options(synchronize_session=False)
+            .where(col(OutboxMessage.id) == message.id)
+            .values(lease_owner=None, lease_expires_at=None, **values)
         )
-    )
-    session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _finish(session: Session, message: OutboxMessage, **values: object) -> None:
-    session.execute(
-        update(OutboxMessage)
-        .execution_options(synchronize_session=False)
-        .where(col(OutboxMessage.id) == message.id)
-        .values(lease_owner=None, lease_expires_at=None, **values)
-    )
-    session.commit()
-
-
-def _mark_sent(rt: Runtime, session: Session, message: OutboxMessage, ts: str | None, error: str | None = None) -> None:
-    _finish(session, message, status="sent", sent_at=rt.clock.now(), slack_ts=ts, last_error=error)
+def _mark_sent(rt: Runtime, message: OutboxMessage, ts: str | None, error: str | None = None) -> None:
+    _finish(rt, message, status="sent", sent_at=rt.clock.now(), slack_ts=ts, last_error=error)
 
 
 class _Stop(Exception):
     """Stop the whole flush (Slack is down or rate limiting): the rest waits for the next tick."""
 
 
-def _failed(session: Session, messages: list[OutboxMessage], exc: Exception, report: FlushReport) -> None:
-    """Put claimed rows back to pending with the error; raise ``_Stop`` when nothing else can get through."""
+def _failed(rt: Runtime, messages: list[OutboxMessage], exc: Exception, report: FlushReport) -> bool:
+    """Record a failed send. True: the release's later messages must wait (order is kept); False: this
+    message was set aside and the rest may go on. Raises ``_Stop`` when nothing else can get through."""
     text = redact(exc.message if isinstance(exc, ThorError) else f"{type(exc).__name__}: {exc}") or type(exc).__name__
+    outage = isinstance(exc, ServiceUnavailable)
+    # ``attempts`` was read before this flush claimed the rows, which counted one more.
+    give_up = not outage and (
+        bool(getattr(exc, "permanent", False)) or any(m.attempts + 1 >= MAX_SEND_ATTEMPTS for m in messages)
+    )
     for message in messages:
-        _finish(session, message, status="pending", last_error=text)
+        _finish(rt, message, status=UNDELIVERABLE if give_up else "pending", last_error=text)
+    if give_up:
+        report.set_aside += len(messages)
+        report.set_aside_error = text
+        return False
     report.failed += 1
     report.error = text
-    if isinstance(exc, ServiceUnavailable):
+    if outage:
         raise _Stop from None
+    return True
 
 
 MAX_FLUSH_PASSES = 5
@@ -186,27 +213,29 @@ def flush(rt: Runtime) -> FlushReport:
     if not enabled(rt):
         return report
     slack: SlackThreads | None = None
-    with rt.store.session() as session:
-        # Another process may queue messages while this one sends (and leave them to it): look again
-        # after each pass that sent something, a bounded number of times.
-        for _ in range(MAX_FLUSH_PASSES):
-            rows = pending(session)
-            if not rows:
-                break
-            if slack is None:
-                try:
-                    slack = _slack(rt)
-                except ThorError as exc:  # Slack configured without a token: everything waits, nothing is lost
-                    report.error = redact(exc.message)
-                    return report
-            sent_before = report.sent
+    # Another process may queue messages while this one sends (and leave them to it): look again after each
+    # pass that sent something, a bounded number of times.
+    for _ in range(MAX_FLUSH_PASSES):
+        with rt.store.session() as session:
+            # A release that has not started has no thread yet: its news (a reschedule) waits for it.
+            waiting = set(session.exec(select(Release.id).where(col(Release.started).is_(False))).all())
+            rows = [row for row in pending(session) if row.release_id not in waiting]
+        if not rows:
+            break
+        if slack is None:
             try:
-                for release_id, batch in _by_release(rows):
-                    _flush_release(rt, session, slack, release_id, batch, report)
-            except _Stop:
-                break
-            if report.sent == sent_before:
-                break
+                slack = _slack(rt)
+            except ThorError as exc:  # Slack configured without a token: everything waits, nothing is lost
+                report.error = redact(exc.message)
+                return report
+        progress_before = report.sent + report.set_aside
+        try:
+            for release_id, batch in _by_release(rows):
+                _flush_release(rt, slack, release_id, batch, report)
+        except _Stop:
+            break
+        if report.sent + report.set_aside == progress_before:
+            break
     return report
 
 
@@ -232,7 +261,6 @@ def _by_release(rows: list[OutboxMessage]) -> Iterator[tuple[int | None, list[Ou
 
 def _flush_release(
     rt: Runtime,
-    session: Session,
     slack: SlackThreads | None,
     release_id: int | None,
     batch: list[OutboxMessage],
@@ -242,36 +270,37 @@ def _flush_release(
     refreshes = [m for m in batch if m.kind == UPDATE]
     if slack is not None and release_id is not None and messages and not refreshes:
         marker = OutboxMessage(release_id=release_id, kind=UPDATE, text="refresh the thread", created_at=rt.clock.now())
-        session.add(marker)
-        session.commit()
+        with rt.store.transaction() as tx:
+            tx.add(marker)
         refreshes.append(marker)
     for message in messages:
-        if not _claim(rt, session, message):
+        if not _claim(rt, message):
             return  # another process is sending this release's messages: leave the rest to it, in order
         try:
-            ts = slack.deliver(session, message) if slack is not None else None
+            ts = slack.deliver(message) if slack is not None else None
             local_error = _send_local(rt, message, posted=slack is not None)
         except Exception as exc:  # the outbox must survive any sender failure
-            _failed(session, [message], exc, report)
-            return
-        _mark_sent(rt, session, message, ts, local_error)
+            if _failed(rt, [message], exc, report):
+                return
+            continue
+        _mark_sent(rt, message, ts, local_error)
         if local_error:
             report.error = local_error
         report.sent += 1
-    claimed = [m for m in refreshes if _claim(rt, session, m)]
+    claimed = [m for m in refreshes if _claim(rt, m)]
     if not claimed:
         return
     if slack is None or release_id is None:  # Slack is no longer configured: nothing to refresh
         for message in claimed:
-            _finish(session, message, status="dropped")
+            _finish(rt, message, status="dropped")
         return
     try:
-        slack.refresh(session, release_id)
+        slack.refresh(release_id)
     except Exception as exc:
-        _failed(session, claimed, exc, report)
+        _failed(rt, claimed, exc, report)
         return
     for message in claimed:
-        _mark_sent(rt, session, message, None)
+        _mark_sent(rt, message, None)
 
 
 def _send_local(rt: Runtime, message: OutboxMessage, *, posted: bool) -> str | None:

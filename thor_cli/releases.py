@@ -29,17 +29,52 @@ def release_info(release: Release, timezone: str) -> ReleaseInfo:
     )
 
 
+def _did_you_mean(rt: Runtime, version: str) -> str | None:
+    """A version of the calendar that ``version`` was probably meant to be: ``2021.9`` → ``2021.09``."""
+    stripped = version.strip()
+    candidates = [stripped, re.sub(r"(?<!\d)(\d)(?!\d)", r"0\1", stripped)]
+    return next((c for c in candidates if c != version and rt.calendar.find(c) is not None), None)
+
+
+def _same_shape(a: str, b: str) -> bool:
+    return len(a) == len(b) and all(x.isdigit() == y.isdigit() for x, y in zip(a, b, strict=True))
+
+
 def _unknown_version(rt: Runtime, version: str) -> UsageError:
+    from thor_cli.calendar import FIND_HORIZON_YEARS
+
+    guess = _did_you_mean(rt, version)
+    if guess:
+        return UsageError(f"no release cycle has version {version!r}: did you mean {guess}?")
     template = rt.settings.config.schedule.version
     example = rt.calendar.current_or_next(rt.clock.now())
+    if example and _same_shape(version, example.version):
+        # Well formed, but outside the years the calendar covers: say which years, not "looks like".
+        tz = rt.settings.config.schedule.tz
+        end = datetime(datetime.now(UTC).year + FIND_HORIZON_YEARS, 12, 31, tzinfo=tz)
+        first = next(rt.calendar.iter_from(datetime(2000, 1, 1, tzinfo=tz)), None)
+        last = rt.calendar.cycles_between(end - timedelta(days=120), end)
+        if first and last and not first.version <= version <= last[-1].version:
+            return UsageError(
+                f"no release cycle has version {version!r}: the calendar runs from {first.version} to "
+                f"{last[-1].version} (the current or next is {example.version})"
+            )
     shape = f"like {example.version}" if example else f"made by {template!r}"
     return UsageError(f"no release cycle has version {version!r} (versions look {shape})")
+
+
+def _invalid_version(rt: Runtime, version: str) -> UsageError:
+    guess = _did_you_mean(rt, version)
+    if guess and guess == version.strip():
+        return UsageError(f"invalid version {version!r} (spaces around it): did you mean {guess}?")
+    example = rt.calendar.current_or_next(rt.clock.now())
+    return UsageError(f"invalid version {version!r}" + (f" (versions look like {example.version})" if example else ""))
 
 
 def resolve_cycle(rt: Runtime, version: str) -> Cycle:
     """The calendar cycle named ``version``; a UsageError naming the template when there is none."""
     if not _VERSION_SHAPE.match(version):
-        raise UsageError(f"invalid version {version!r}")
+        raise _invalid_version(rt, version)
     cycle = rt.calendar.find(version)
     if cycle is None:
         raise _unknown_version(rt, version)
@@ -53,7 +88,7 @@ def check_version(rt: Runtime, version: str) -> None:
     without creating it.
     """
     if not _VERSION_SHAPE.match(version):
-        raise UsageError(f"invalid version {version!r}")
+        raise _invalid_version(rt, version)
     if rt.calendar.find(version) is None and not rt.has_stored_release(version):
         raise _unknown_version(rt, version)
 
@@ -81,7 +116,7 @@ def new_release(rt: Runtime, cycle: Cycle, *, started: bool = True) -> Release:
         code_freeze=cycle.code_freeze.astimezone(UTC),
         integration_branch=cycle.integration_branch,
         stable_branch=cycle.stable_branch,
-        status=ReleaseStatus.ACTIVE if started else ReleaseStatus.CANCELLED,
+        status=ReleaseStatus.ACTIVE if started else ReleaseStatus.PENDING,
         started=started,
         created_at=now,
         updated_at=now,
@@ -93,10 +128,15 @@ def local_midnight(day: date, rt: Runtime) -> datetime:
 
 
 def parse_day(text: str, what: str) -> date:
+    from thor_cli.clock import RANGE_TEXT, in_range
+
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"invalid {what} {text!r}: use YYYY-MM-DD") from None
+    if not in_range(day):
+        raise UsageError(f"{what} {text!r} is out of range: Thor handles dates from {RANGE_TEXT}")
+    return day
 
 
 @dataclass(frozen=True)
@@ -111,6 +151,8 @@ def compute_status(release: Release, statuses: dict[str, str], enabled: list[str
     """active / blocked / released from the step statuses; cancelled is sticky."""
     if release.status == ReleaseStatus.CANCELLED:
         return ReleaseStatus.CANCELLED
+    if not release.started:
+        return ReleaseStatus.PENDING
     if any(statuses.get(name) == StepStatus.FAILED for name in enabled):
         return ReleaseStatus.BLOCKED
     if enabled and all(statuses.get(name) in DONE_STEP_STATUSES for name in enabled):
@@ -132,3 +174,123 @@ def within_grace(rt: Runtime, feature_freeze: datetime, now: datetime) -> bool:
     tz = rt.settings.config.schedule.tz
     late = now.astimezone(tz).date() - as_utc(feature_freeze).astimezone(tz).date()
     return late <= timedelta(days=rt.settings.config.schedule.start_grace_days)
+
+
+def with_moves(rt: Runtime, cycles: list[Cycle]) -> list[Cycle]:
+    """The calendar's cycles, with the dates of releases moved by ``thor release reschedule`` (marked moved)."""
+    from dataclasses import replace
+
+    moved = rescheduled_dates(rt)
+    return [
+        replace(c, feature_freeze=moved[c.version][0], code_freeze=moved[c.version][1], moved=True)
+        if c.version in moved
+        else c
+        for c in cycles
+    ]
+
+
+def rescheduled_dates(rt: Runtime) -> dict[str, tuple[datetime, datetime]]:
+    """version → (feature freeze, code freeze) of the releases moved by ``thor release reschedule``, in the
+    schedule's timezone. Reads only: a database that does not exist yet has moved nothing."""
+    from pathlib import Path
+
+    from sqlmodel import Session, col, select
+
+    from thor_cli.store.db import open_store
+    from thor_cli.store.models import Release
+    from thor_cli.store.schema import current_revision
+
+    url = rt.settings.database_url
+    if url.startswith("sqlite") and ":///" in url:
+        path = Path(url.split(":///", 1)[1]).expanduser()
+        if str(path) != ":memory:" and not path.exists():
+            return {}
+    store = open_store(url, create_schema=False)
+    try:
+        with store.engine.connect() as connection:
+            if current_revision(connection) is None:
+                return {}
+        tz = rt.settings.config.schedule.tz
+        with Session(store.engine) as session:
+            rows = session.exec(select(Release).where(col(Release.rescheduled).is_(True))).all()
+            return {
+                r.version: (as_utc(r.feature_freeze).astimezone(tz), as_utc(r.code_freeze).astimezone(tz)) for r in rows
+            }
+    finally:
+        store.dispose()
+
+
+# -- looking back: the previous release ---------------------------------------------------------------------
+
+# How many earlier cycles to look through for the last one that shipped (a year of monthly releases).
+LOOKBACK_CYCLES = 12
+
+
+def earlier_cycles(settings, release: ReleaseInfo, clock=None, limit: int = LOOKBACK_CYCLES) -> list[Cycle]:  # type: ignore[no-untyped-def]
+    """The calendar's cycles before ``release``, newest first, up to ``limit`` of them."""
+    from thor_cli.calendar import MAX_CYCLE_LENGTH, ReleaseCalendar
+
+    calendar = ReleaseCalendar.from_schedule(settings.config.schedule, clock=clock)
+    start = release.feature_freeze
+    window = start - MAX_CYCLE_LENGTH * 2
+    earlier = [
+        c
+        for c in calendar.cycles_between(window, start)
+        if c.feature_freeze.astimezone(UTC) < start.astimezone(UTC) and c.version != release.version
+    ]
+    return earlier[::-1][:limit]
+
+
+@dataclass(frozen=True)
+class PreviousRelease:
+    """Where one repository's previous release is: the ref to start from and what was passed over."""
+
+    version: str | None  # the release it belongs to; None: none found
+    ref: str | None  # its tag, or (no tag anywhere) the nearest earlier integration branch
+    skipped: tuple[str, ...] = ()  # newer earlier versions with no tag: cancelled, never started or not shipped
+    looked_at: tuple[str, ...] = ()  # every version looked for, newest first
+    nearest_branch: str | None = None  # the integration branch of the newest earlier release
+
+    @property
+    def is_tag(self) -> bool:
+        return self.ref is not None and self.ref == self.version
+
+    def explain(self) -> str | None:
+        """A note for the reader when the answer is not simply the calendar's previous release."""
+        if self.ref is None:
+            if not self.looked_at:
+                return "the calendar has no earlier release"
+            tags = (
+                self.looked_at[0]
+                if len(self.looked_at) == 1
+                else f"from {self.looked_at[0]} back to {self.looked_at[-1]}"
+            )
+            return f"no tag {tags}, and no branch {self.nearest_branch}"
+        if self.skipped:
+            passed = ", ".join(self.skipped)
+            return f"no tag {passed} (cancelled or never shipped): starting from {self.version}, the last tagged"
+        return None
+
+
+def previous_release(url: str, candidates: list[Cycle]) -> PreviousRelease:
+    """The last earlier release that shipped in this repository: the newest of ``candidates`` whose tag the
+    remote has, skipping cancelled and never-started months (they were never tagged). With no tag at all, the
+    nearest candidate's integration branch (a release cut but not tagged yet). One ``ls-remote``.
+
+    Every step that looks back at the previous release uses this, so they all agree.
+    """
+    from thor_cli.adapters.git import ls_remote
+
+    if not candidates:
+        return PreviousRelease(None, None)
+    nearest = candidates[0]
+    patterns = [f"refs/tags/{c.version}" for c in candidates] + [f"refs/heads/{nearest.integration_branch}"]
+    refs, _ = ls_remote(url, *patterns)
+    looked_at = tuple(c.version for c in candidates)
+    branch = nearest.integration_branch
+    for index, cycle in enumerate(candidates):
+        if f"refs/tags/{cycle.version}" in refs:
+            return PreviousRelease(cycle.version, cycle.version, looked_at[:index], looked_at, branch)
+    if f"refs/heads/{branch}" in refs:
+        return PreviousRelease(nearest.version, branch, (), looked_at, branch)
+    return PreviousRelease(None, None, (), looked_at, branch)

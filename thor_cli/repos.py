@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +11,42 @@ from thor_cli.errors import ConfigError
 
 if TYPE_CHECKING:
     from thor_cli.config import Settings
+
+# One segment of ``owner/name`` (just ``name`` when the url template holds the owner; GitLab subgroups add more):
+# the characters GitHub and GitLab allow, never starting with "-" (git would read it as an option) and never
+# "." or ".." (a path escape).
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*$")
+MAX_NAME = 255  # thor_repo_result.repo (thor_cli/store/models.py)
+
+
+def check_name(name: str, where: str = "") -> str:
+    """A repository name as ``[repos]`` may list it; a ValueError naming ``where`` and the entry otherwise."""
+    prefix = f"{where}: " if where else ""
+    if not name.strip():
+        raise ValueError(f"{prefix}empty repository name (use owner/name, like uc-cdis/fence)")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"{prefix}repository name {name[:40]!r}... is longer than {MAX_NAME} characters")
+    segments = name.split("/")
+    if any(not _SEGMENT.match(s) or s in (".", "..") for s in segments):
+        raise ValueError(
+            f"{prefix}invalid repository name {name!r} (use owner/name of letters, digits, '.', '_' and '-', "
+            "not starting with '-', like uc-cdis/fence)"
+        )
+    return name
+
+
+def check_branch(branch: str) -> str:
+    """A branch name from the configuration: git would take a leading "-" as an option."""
+    if not branch.strip() or branch.startswith("-") or any(c.isspace() or ord(c) < 32 for c in branch):
+        raise ValueError(f"invalid branch name {branch!r} (it must not be empty, start with '-' or contain spaces)")
+    return branch
+
+
+def check_url(url: str) -> str:
+    """A clone URL (or template): git would take a leading "-" as an option, and whitespace is never meant."""
+    if not url.strip() or url.startswith("-") or any(c.isspace() or ord(c) < 32 for c in url):
+        raise ValueError(f"invalid repository url {url!r} (it must not be empty, start with '-' or contain spaces)")
+    return url
 
 
 @dataclass(frozen=True)
@@ -24,7 +61,7 @@ def load_repos(settings: Settings) -> list[Repo]:
     """``repos.names`` then the names in ``repos.file``, duplicates dropped (first kept), each with its URL
     and per-repository overrides; repositories overridden with ``enabled = false`` are left out."""
     config = settings.config.repos
-    names = [name.strip() for name in config.names if name.strip()]
+    names = list(config.names)  # validated by the configuration (check_name)
     if config.file is not None:
         names += _read_names(settings.resolve(config.file))
     repos = []
@@ -53,5 +90,8 @@ def _read_names(path: Path) -> list[str]:
             continue
         if any(c.isspace() for c in name):
             raise ConfigError(f"repos.file: {path}:{number}: one repository name per line, got {name!r}")
-        names.append(name)
+        try:
+            names.append(check_name(name, f"repos.file: {path}:{number}"))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     return names

@@ -38,6 +38,9 @@ class Runtime:
     # Identifies this process in leases: unique even for two ticks started in the same second.
     owner: str = field(default_factory=lambda: f"{_who()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     who: str = field(default_factory=_who)
+    # False for commands that only read (status, log, notes, every --dry-run): the store is then opened
+    # read-only and never created or migrated (see thor_cli.store.db).
+    writable: bool = True
     _store: Store | None = None
 
     @classmethod
@@ -48,6 +51,7 @@ class Runtime:
         *,
         verbose: bool = False,
         quiet: bool = False,
+        writable: bool = True,
     ) -> Runtime:
         settings = load_settings(config_path)
         tz = settings.config.schedule.tz
@@ -56,7 +60,7 @@ class Runtime:
             start = parse_now(start_text, tz) if start_text else None
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        return cls(settings=settings, clock=Clock(start, tz), verbose=verbose, quiet=quiet)
+        return cls(settings=settings, clock=Clock(start, tz), verbose=verbose, quiet=quiet, writable=writable)
 
     @property
     def config(self):  # type: ignore[no-untyped-def]
@@ -68,7 +72,7 @@ class Runtime:
 
         schedule = self.settings.config.schedule
         codenames = load_codenames(self.settings.resolve(schedule.codenames)) if schedule.codenames else {}
-        return ReleaseCalendar.from_schedule(schedule, codenames)
+        return ReleaseCalendar.from_schedule(schedule, codenames, self.clock)
 
     @cached_property
     def pipeline(self) -> Pipeline:
@@ -88,28 +92,29 @@ class Runtime:
 
             self.validate()
 
-            self._store = open_store(self.settings.database_url)
+            self._store = open_store(self.settings.database_url, read_only=not self.writable)
+            # Several cron hosts share a PostgreSQL database: its clock, not each host's, decides lease expiry.
+            database_now = self._store.database_now()
+            if database_now is not None:
+                self.clock.align(database_now)
         return self._store
 
     def has_stored_release(self, version: str) -> bool:
         """Whether the database holds this release; never creates the database or its schema."""
-        from sqlmodel import Session
-
         from thor_cli.store import queries
-        from thor_cli.store.db import open_store
-        from thor_cli.store.schema import current_revision
+        from thor_cli.store.db import database_errors, probe_store
+        from thor_cli.store.schema import HEAD_REVISION, check_not_newer, current_revision
 
-        url = self.settings.database_url
-        if self._store is None and url.startswith("sqlite") and ":///" in url:
-            path = Path(url.split(":///", 1)[1]).expanduser()
-            if str(path) != ":memory:" and not path.exists():
-                return False
-        store = self._store or open_store(url, create_schema=False)
+        store = self._store or probe_store(self.settings.database_url)
+        if store is None:
+            return False
         try:
-            with store.engine.connect() as connection:
-                if current_revision(connection) is None:
-                    return False
-            with Session(store.engine) as session:
+            with database_errors(), store.engine.connect() as connection:
+                revision = current_revision(connection)
+            check_not_newer(revision)
+            if revision != HEAD_REVISION:
+                return False
+            with store.session() as session:
                 return queries.get_release(session, version) is not None
         finally:
             if store is not self._store:

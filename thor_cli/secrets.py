@@ -17,9 +17,19 @@ SECRET_ENV_VARS = (
     "THOR_JIRA_TOKEN",
     "THOR_SLACK_TOKEN",
     "THOR_GITHUB_TOKEN",
+    "THOR_SERVER_TOKEN",
+    "THOR_REGISTRY_USER",
+    "THOR_REGISTRY_TOKEN",
 )
 # Only tokens are masked wherever they appear; user names are too short and common to mask blindly.
-_MASKED_ENV_VARS = ("THOR_JENKINS_TOKEN", "THOR_JIRA_TOKEN", "THOR_SLACK_TOKEN", "THOR_GITHUB_TOKEN")
+_MASKED_ENV_VARS = (
+    "THOR_JENKINS_TOKEN",
+    "THOR_JIRA_TOKEN",
+    "THOR_SLACK_TOKEN",
+    "THOR_GITHUB_TOKEN",
+    "THOR_REGISTRY_TOKEN",
+)
+_MASKED_ENV_VARS += ("THOR_SERVER_TOKEN",)  # thor serve's write token
 _MASK = "***"
 # The user information of a URL (https://user:tok@host, postgresql://u:p@host/db), up to the *last* @ before
 # the host: a password with an unencoded @ (u:pre@SUFFIX@host) is masked whole. The look-behind makes the
@@ -88,7 +98,11 @@ def required_secret(name: str) -> str:
 
 
 # Basic auth sends base64("user:token"); a server that quotes the header back must not leak it either.
-_BASIC_PAIRS = (("THOR_JIRA_USER", "THOR_JIRA_TOKEN"), ("THOR_JENKINS_USER", "THOR_JENKINS_TOKEN"))
+_BASIC_PAIRS = (
+    ("THOR_JIRA_USER", "THOR_JIRA_TOKEN"),
+    ("THOR_JENKINS_USER", "THOR_JENKINS_TOKEN"),
+    ("THOR_REGISTRY_USER", "THOR_REGISTRY_TOKEN"),
+)
 _GITHUB_BASIC_USER = "x-access-token"  # what the git adapter sends with THOR_GITHUB_TOKEN
 
 

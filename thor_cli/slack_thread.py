@@ -65,49 +65,60 @@ def parent_text(rt: Runtime, session: Session, release: Release) -> str:
 
 
 class SlackThreads:
+    """Delivers outbox messages. Each call reads what it needs and records a new thread in a unit of its own."""
+
     def __init__(self, rt: Runtime, client: SlackClient, channel: str) -> None:
         self.rt, self.client, self.channel = rt, client, channel
+        self._channel_id: str | None = None
 
-    def deliver(self, session: Session, message: OutboxMessage) -> str | None:
+    @property
+    def channel_id(self) -> str:
+        """The configured channel's id, looked up once (a name is what people write in thor.toml)."""
+        if self._channel_id is None:
+            self._channel_id = self.client.channel_id(self.channel)
+        return self._channel_id
+
+    def deliver(self, message: OutboxMessage) -> str | None:
         """Send one outbox message; returns the ts posted (the thread's, for a "thread" message)."""
         if message.release_id is None:
-            return self.client.post(self.channel, message.text)
-        release = self._release(session, message.release_id)
-        channel, thread_ts = self.ensure_thread(session, release)
+            return self.client.post(self.channel_id, message.text)
+        channel, thread_ts = self.ensure_thread(message.release_id)
         if message.kind == "thread":
             return thread_ts
         return self.client.post(channel, message.text, thread_ts=thread_ts, reply_broadcast=message.kind == "broadcast")
 
-    def refresh(self, session: Session, release_id: int) -> None:
+    def refresh(self, release_id: int) -> None:
         """Rewrite the thread's first message with the release's current step table."""
-        release = self._release(session, release_id)
-        channel, thread_ts = self.ensure_thread(session, release)
-        self.client.update(channel, thread_ts, parent_text(self.rt, session, release))
+        channel, thread_ts = self.ensure_thread(release_id)
+        with self.rt.store.session() as session:
+            text = parent_text(self.rt, session, self._release(session, release_id))
+        self.client.update(channel, thread_ts, text)
 
-    def ensure_thread(self, session: Session, release: Release) -> tuple[str, str]:
-        """(channel, ts) of the release's thread, opened now if it has none."""
-        if release.slack_thread_ts:
-            return release.slack_channel or self.channel, release.slack_thread_ts
+    def ensure_thread(self, release_id: int) -> tuple[str, str]:
+        """(channel id, ts) of the release's thread, opened now if it has none."""
+        with self.rt.store.session() as session:
+            release = self._release(session, release_id)
+            if release.slack_thread_ts:
+                return release.slack_channel or self.channel_id, release.slack_thread_ts
+            text = parent_text(self.rt, session, release)
         from thor_cli.adapters.slack import release_metadata
 
-        channel = self.channel
-        ts = self.client.find_message(self.channel, event_type=EVENT_TYPE, key=release.version)
+        channel = self.channel_id
+        ts = self.client.find_message(channel, event_type=EVENT_TYPE, key=release.version)
         if ts is None:
             channel, ts = self.client.post_message(
-                self.channel,
-                parent_text(self.rt, session, release),
-                metadata=release_metadata(EVENT_TYPE, release.version),
+                channel, text, metadata=release_metadata(EVENT_TYPE, release.version)
             )
         # Recorded at once; if another process recorded a thread meanwhile, its record wins.
-        session.execute(
-            update(Release)
-            .execution_options(synchronize_session=False)
-            .where(col(Release.id) == release.id, col(Release.slack_thread_ts).is_(None))
-            .values(slack_thread_ts=ts, slack_channel=channel)
-        )
-        session.commit()
-        fresh = self._release(session, release.id)  # type: ignore[arg-type]
-        return fresh.slack_channel or channel, fresh.slack_thread_ts or ts
+        with self.rt.store.transaction() as tx:
+            tx.execute(
+                update(Release)
+                .execution_options(synchronize_session=False)
+                .where(col(Release.id) == release_id, col(Release.slack_thread_ts).is_(None))
+                .values(slack_thread_ts=ts, slack_channel=channel)
+            )
+            fresh = self._release(tx, release_id)
+            return fresh.slack_channel or channel, fresh.slack_thread_ts or ts
 
     @staticmethod
     def _release(session: Session, release_id: int) -> Release:

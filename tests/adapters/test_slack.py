@@ -48,12 +48,12 @@ def test_post_reply_and_update(slack_fake: FakeSlack) -> None:
 
 def test_find_message_recognises_the_release_thread(slack_fake: FakeSlack) -> None:
     client = client_for(slack_fake)
-    assert client.find_message("releases", event_type="thor_release", key="2024.05") is None
+    assert client.find_message("C0RELEASES", event_type="thor_release", key="2024.05") is None
     ts = client.post("releases", "Release 2024.05", metadata=release_metadata("thor_release", "2024.05", step="x"))
     client.post("releases", "a reply", thread_ts=ts, metadata=release_metadata("thor_release", "2024.06"))
     client.post("releases", "Release 2024.06", metadata=release_metadata("other_event", "2024.05"))
-    assert client.find_message("releases", event_type="thor_release", key="2024.05") == ts
-    assert client.find_message("releases", event_type="thor_release", key="2024.06") is None  # replies don't count
+    assert client.find_message("C0RELEASES", event_type="thor_release", key="2024.05") == ts
+    assert client.find_message("C0RELEASES", event_type="thor_release", key="2024.06") is None  # replies don't count
     assert slack_fake.calls.count("conversations.history") == 3
 
 
@@ -61,7 +61,7 @@ def test_find_message_pages_through_a_busy_channel(slack_fake: FakeSlack) -> Non
     ts = slack_fake.seed_message("releases", "Release 2024.05", metadata=release_metadata("thor_release", "2024.05"))
     for n in range(250):
         slack_fake.seed_message("releases", f"chatter {n}")
-    assert client_for(slack_fake).find_message("releases", event_type="thor_release", key="2024.05") == ts
+    assert client_for(slack_fake).find_message("C0RELEASES", event_type="thor_release", key="2024.05") == ts
     assert slack_fake.calls.count("conversations.history") == 2
 
 
@@ -98,7 +98,7 @@ def test_slack_errors_are_step_errors_with_the_code(slack_fake: FakeSlack) -> No
     with pytest.raises(StepError, match=r"^Slack could not post to #nowhere: channel_not_found$"):
         client.post("#nowhere", "hello")
     with pytest.raises(StepError, match="message_not_found"):
-        client.update("releases", "123.456", "hello")
+        client.update("C0RELEASES", "123.456", "hello")
 
 
 def test_a_server_error_echoing_the_token_is_not_shown(slack_fake: FakeSlack) -> None:
@@ -149,3 +149,26 @@ def test_importing_the_adapter_does_not_import_the_client_library() -> None:
     code = "import sys, thor_cli.adapters.slack; print(sorted({'slack_sdk', 'requests'} & set(sys.modules)))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+def test_a_channel_name_is_resolved_to_its_id_through_every_page_of_the_list(slack_fake: FakeSlack) -> None:
+    for n in range(450):  # three pages of 200
+        slack_fake.channels[f"chatter-{n:03d}"] = f"C0CHAT{n:04d}"
+    slack_fake.channels["zz-releases"] = "C0ZZRELEASE"
+    client = client_for(slack_fake)
+    assert client.channel_id("#zz-releases") == "C0ZZRELEASE"
+    assert client.channel_id("zz-releases") == "C0ZZRELEASE"
+    assert slack_fake.calls.count("conversations.list") == 2 * 3
+    assert client.channel_id("C0ZZRELEASE") == "C0ZZRELEASE"  # an id is taken as it is, without a call
+    assert slack_fake.calls.count("conversations.list") == 6
+
+
+def test_a_channel_that_cannot_be_found_says_so_in_one_line(slack_fake: FakeSlack) -> None:
+    with pytest.raises(StepError, match=r"^Slack channel #nowhere not found among the channels the token can see"):
+        client_for(slack_fake).channel_id("#nowhere")
+
+
+def test_history_needs_an_id_as_real_slack_does(slack_fake: FakeSlack) -> None:
+    # conversations.history answers channel_not_found for a name: Thor must resolve names first.
+    with pytest.raises(StepError, match="channel_not_found"):
+        client_for(slack_fake).find_message("#releases", event_type="thor_release", key="2024.05")

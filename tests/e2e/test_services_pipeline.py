@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import write_config
+from tests.support import STEP_NAMES
 from thor_cli.adapters.slack import release_metadata
 
 VERSION = "2021.09"  # feature freeze Fri 2021-09-10, code freeze Fri 2021-09-24
@@ -62,8 +63,8 @@ base_url = "{slack_fake.url}/api/"
         assert tick(now) == 0
     status = run_thor("--config", config, "status", VERSION, "--json").json()
     steps = {s["name"]: s["status"] for s in status["steps"]}
-    done, later = ("create-jira-release", "split-branch", "load-tests", "release-notes"), ("merge-stable",
-                   "mark-released", "announce")  # fmt: skip
+    done = ("create-jira-release", "split-branch", "load-tests", "release-notes", "check-images", "rollout-ci")
+    later = ("merge-stable", "check-release-images", "rollout", "mark-released", "announce")
     assert steps == {name: "succeeded" for name in done} | {name: "pending" for name in later}
     for now in ("2021-09-24T09:00", "2021-09-27T09:00", "2021-10-01T09:00"):
         assert tick(now) == 0
@@ -79,7 +80,7 @@ base_url = "{slack_fake.url}/api/"
         "Gen3 Core Release 2021.09 Cobaltite",
         "2021-09-24",
     )
-    assert jira_fake.issues_created == 1 + 7
+    assert jira_fake.issues_created == 1 + len(STEP_NAMES)  # the story and a sub-task per step
     # Jenkins: one build, with the release's parameters.
     assert jenkins_fake.builds_triggered == 1
     assert jenkins_fake.builds(JOB)[0].params == {
@@ -90,7 +91,7 @@ base_url = "{slack_fake.url}/api/"
     threads = [m for m in slack_fake.channel_messages("releases") if m.get("thread_ts") in (None, m["ts"])]
     assert [t["metadata"] for t in threads] == [release_metadata("thor_release", VERSION)]
     assert threads[0]["text"].startswith("*Gen3 release 2021.09 Cobaltite* — released")
-    assert threads[0]["text"].count("✅") == 7
+    assert threads[0]["text"].count("✅") == len(STEP_NAMES)
     announcement = "Gen3 release 2021.09 Cobaltite is out: tag 2021.09, release notes: release-notes/2021.09.md"
     assert slack_broadcasts == [announcement]
     replies = [m["text"] for m in slack_fake.replies("releases", threads[0]["ts"])]

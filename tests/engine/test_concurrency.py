@@ -49,53 +49,103 @@ def test_ticks_at_the_same_moment_run_each_step_once(thor) -> None:  # type: ign
     assert [e["kind"] for e in thor.events()].count("release-started") == 1
 
 
-def test_a_killed_tick_is_taken_over_after_its_lease_expires(thor) -> None:  # type: ignore[no-untyped-def]
-    delay = thor.dir / "delay"
-    delay.write_text("60\n")
-    config = thor.configure(
-        {
-            "split-branch": 'uses = "command"\ntimeout = "1m"\n'
-            'run = ["sh", "-c", "echo begin >> side.txt; sleep $(cat delay); echo completed >> side.txt"]\n',
-            "load-tests": "",
-            "release-notes": "",
-            "merge-stable": "",
-        }
-    )
+KILLABLE = {
+    "split-branch": 'uses = "command"\ntimeout = "1m"\n'
+    'run = ["sh", "-c", "echo $$ >> pids; echo begin >> side.txt; sleep $(cat delay); echo completed >> side.txt"]\n',
+    "load-tests": "",
+    "release-notes": "",
+    "merge-stable": "",
+}
+
+
+def _kill_during_split(thor) -> int:  # type: ignore[no-untyped-def]
+    """Start a tick, SIGKILL its process group while split-branch's child sleeps; the child's pid."""
+    (thor.dir / "delay").write_text("60\n")
+    config = thor.configure(KILLABLE)
     process = spawn(config, "tick", "--now", "2021-09-10T09:00")
     try:
-        wait_for(lambda: "begin" in thor.side)
+        # The named point: the child runs and its process group is recorded with the lease.
+        wait_for(lambda: "begin" in thor.side and '"pgids": [' in _holder(thor) and '"pgids": []' not in _holder(thor))
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    assert thor.side == ["begin"]
     split = thor.steps(now="2021-09-10T09:00")["split-branch"]
     assert (split["status"], split["attempts"]) == ("running", 1)
+    (thor.dir / "delay").write_text("0\n")
+    return int((thor.dir / "pids").read_text().split()[0])
 
-    delay.write_text("0\n")
-    # The lease (timeout 1m + 5m margin) is held by the dead process: nobody runs the step meanwhile.
-    for now in ("2021-09-10T09:00", "2021-09-10T09:05"):
-        held = thor.tick(now)
-        assert held.exit_code == 0, held.stderr
-        assert held.stdout == ""
-        assert thor.side == ["begin"]
-    assert thor.steps()["split-branch"]["status"] == "running"
 
-    recovered = thor.tick("2021-09-10T09:10")
+def _holder(thor) -> str:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine, text
+
+    url = thor.database_url.replace("postgresql://", "postgresql+psycopg2://")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            value = connection.execute(text("SELECT lease_holder FROM thor_step_run WHERE name = 'split-branch'"))
+            return str(value.scalar() or "")
+    except Exception:  # the schema may not exist yet
+        return ""
+    finally:
+        engine.dispose()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[-1].split()[0]  # noqa: SIM115
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_tick_on_this_host_is_taken_over_at_once(thor) -> None:  # type: ignore[no-untyped-def]
+    child = _kill_during_split(thor)
+    # The holder's pid is gone from this host: that is proof enough, no need to wait for the lease.
+    recovered = thor.tick("2021-09-10T09:00")
     assert recovered.exit_code == 0, recovered.stderr
     assert "split-branch: succeeded" in recovered.stdout
+    assert not _alive(child), "a child of the killed tick survived the takeover"
     assert thor.side == ["begin", "begin", "completed"]
     split = thor.steps()["split-branch"]
     assert (split["status"], split["attempts"]) == ("succeeded", 2)
     kinds = [e["kind"] for e in thor.events(step="split-branch")]
     assert kinds == ["started", "recovered", "started", "succeeded"]
+    recovered_event = thor.events(step="split-branch")[1]["message"]
+    assert "no longer exists" in recovered_event
     assert thor.status()["releases"][0]["status"] == "released"
+
+
+def test_a_holder_on_another_host_keeps_its_lease_until_it_expires(thor) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine, text
+
+    _kill_during_split(thor)
+    engine = create_engine(thor.database_url.replace("postgresql://", "postgresql+psycopg2://"))
+    with engine.begin() as connection:  # as if the dead tick had run on another cron host
+        connection.execute(
+            text("UPDATE thor_step_run SET lease_holder = :h WHERE name = 'split-branch'"),
+            {"h": '{"host": "another-host", "pid": 1, "pid_start": "1", "pgids": []}'},
+        )
+    engine.dispose()
+    # Nothing can be proved about another host: the lease (10 minutes by default) rules.
+    for now in ("2021-09-10T09:00", "2021-09-10T09:09"):
+        held = thor.tick(now)
+        assert held.exit_code == 0, held.stderr
+        assert held.stdout == ""
+        assert thor.side == ["begin"]
+    recovered = thor.tick("2021-09-10T09:11")
+    assert recovered.exit_code == 0, recovered.stderr
+    assert "split-branch: succeeded" in recovered.stdout
+    assert "its lease expired" in thor.events(step="split-branch")[1]["message"]
 
 
 def test_processes_meeting_an_empty_database_create_the_schema_once(thor) -> None:  # type: ignore[no-untyped-def]
     config = thor.configure()
-    processes = [spawn(config, "status", "--json") for _ in range(4)]
+    # Commands that write create the schema (read-only ones never do): four ticks on a day with nothing due.
+    processes = [spawn(config, "tick", "--now", "2021-09-01") for _ in range(4)]
     results = [(p.communicate(timeout=60), p.returncode) for p in processes]
     assert [code for _, code in results] == [0, 0, 0, 0], results
-    assert all(out == '{\n  "releases": []\n}\n' for (out, _), _ in results), results
-    assert thor.dump()["alembic_version"] == [("0001",)]
+    assert all(out == "" for (out, _), _ in results), results
+    from thor_cli.store.schema import HEAD_REVISION
+
+    assert thor.dump()["alembic_version"] == [(HEAD_REVISION,)]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import ENVIRONMENT_STEPS
 from thor_cli.config import parse_config
 from thor_cli.engine.scheduler import decide, decisions, next_due_step
 from thor_cli.pipeline import Pipeline, build_pipeline
@@ -15,6 +16,7 @@ from thor_cli.store.models import Release, ReleaseStatus, StepRun, StepStatus
 FF = datetime(2021, 9, 10, tzinfo=UTC)
 CF = datetime(2021, 9, 24, tzinfo=UTC)
 OFF = {"enabled": False}
+ENVIRONMENTS_OFF = dict.fromkeys(ENVIRONMENT_STEPS, OFF)
 
 
 def command(**extra: Any) -> dict[str, Any]:
@@ -27,6 +29,7 @@ def pipeline() -> Pipeline:
         parse_config(
             {
                 "steps": {
+                    **ENVIRONMENTS_OFF,
                     "create-jira-release": OFF,
                     "mark-released": OFF,
                     "announce": OFF,
@@ -149,6 +152,7 @@ def test_a_disabled_step_is_never_decided_and_passes_its_dependencies_on() -> No
         parse_config(
             {
                 "steps": {
+                    **ENVIRONMENTS_OFF,
                     "create-jira-release": OFF, "load-tests": OFF, "mark-released": OFF, "announce": OFF,
                     "split-branch": command(), "release-notes": command(), "merge-stable": command(),
                 }

@@ -35,9 +35,9 @@ def test_a_released_release_cannot_be_cancelled_or_rescheduled(thor) -> None:  #
     assert thor.tick("2021-09-24").exit_code == 0
     assert thor.status()["releases"][0]["status"] == "released"
     cancel = thor("release", "cancel", "2021.09")
-    assert cancel.exit_code == 1 and "already released" in cancel.stderr
+    assert cancel.exit_code == 2 and "already released" in cancel.stderr
     move = thor("release", "reschedule", "2021.09", "--feature-freeze", "2021-09-13", "--code-freeze", "2021-09-27")
-    assert move.exit_code == 1 and "released" in move.stderr
+    assert move.exit_code == 2 and "released" in move.stderr  # a refusal: exit 2
     assert thor.status()["releases"][0]["status"] == "released"
 
 
@@ -84,6 +84,7 @@ def test_reschedule_after_start_moves_the_code_freeze(thor) -> None:  # type: ig
 
 
 def test_reschedule_rejects_bad_dates(thor) -> None:  # type: ignore[no-untyped-def]
+    assert thor("db", "upgrade").exit_code == 0
     for ff, cf, message in (
         ("2021-09-20", "2021-09-13", "--code-freeze must be after --feature-freeze"),
         ("2021-09-31", "2021-10-01", "invalid --feature-freeze"),
@@ -112,13 +113,13 @@ def test_release_start_is_idempotent_and_checks_the_version(thor) -> None:  # ty
 
 
 def test_step_runs_one_step_regardless_of_the_calendar(thor) -> None:  # type: ignore[no-untyped-def]
-    unstarted = thor("step", "split-branch", "2021.09", "--now", "2021-09-01")
-    assert unstarted.exit_code == 2 and "thor release start 2021.09" in unstarted.stderr
-    assert thor("release", "start", "2021.09", "--now", "2021-09-01").exit_code == 0
+    # On a fresh database, as `thor step split-branch 2021.09` promises: the release is started by hand.
     assert thor("step", "split-branch", "2021.09", "--now", "2021-09-01").exit_code == 0
     assert thor.side == ["split-branch 2021.09"]
+    [started] = [e for e in thor.events() if e["kind"] == "release-started"]
+    assert "by hand, to run split-branch" in started["message"] and "thor step" in started["actor"]
     blocked = thor("step", "merge-stable", "2021.09", "--now", "2021-09-01")
-    assert blocked.exit_code == 1 and "waits for load-tests" in blocked.stderr and "--force" in blocked.stderr
+    assert blocked.exit_code == 2 and "waits for load-tests" in blocked.stderr and "--force" in blocked.stderr
     assert thor("step", "merge-stable", "2021.09", "--force", "--now", "2021-09-01").exit_code == 0
     assert thor.side == ["split-branch 2021.09", "merge-stable 2021.09"]
     again = thor("step", "split-branch", "2021.09", "--now", "2021-09-01")
@@ -134,6 +135,7 @@ def test_step_runs_one_step_regardless_of_the_calendar(thor) -> None:  # type: i
 
 
 def test_step_dry_run_writes_nothing(thor) -> None:  # type: ignore[no-untyped-def]
+    assert thor("db", "upgrade").exit_code == 0  # a dry run never creates the database (tests/store/test_read_only.py)
     fresh = thor("step", "split-branch", "2021.09", "--dry-run")
     assert fresh.exit_code == 0
     assert "would run sh -c echo split-branch 2021.09 >> side.txt" in fresh.stdout
@@ -174,9 +176,9 @@ def test_step_rejects_bad_input(thor) -> None:  # type: ignore[no-untyped-def]
 def test_retry_and_skip_refuse_steps_in_the_wrong_state(thor) -> None:  # type: ignore[no-untyped-def]
     assert thor.tick("2021-09-10").exit_code == 0
     retried = thor("retry", "2021.09", "split-branch")
-    assert retried.exit_code == 1 and "only a failed" in retried.stderr
+    assert retried.exit_code == 2 and "already succeeded" in retried.stderr
     skipped = thor("skip", "2021.09", "split-branch", "--reason", "x")
-    assert skipped.exit_code == 1 and "already succeeded" in skipped.stderr
+    assert skipped.exit_code == 2 and "already succeeded" in skipped.stderr
     assert thor("retry", "2021.10", "split-branch").exit_code == 2  # not started
     assert thor("retry", "2021.09", "nope").exit_code == 2
     # Skipping a step that has not run yet is allowed: it never runs.

@@ -164,6 +164,7 @@ def test_a_gate_times_out_and_can_still_be_approved(thor) -> None:  # type: igno
 
 def test_dry_run_changes_nothing(thor) -> None:  # type: ignore[no-untyped-def]
     thor.configure({"split-branch": FAILING_SPLIT})
+    assert thor("db", "upgrade").exit_code == 0  # a dry run never creates the database
     fresh = thor.tick("2021-09-10", "--dry-run")
     assert fresh.exit_code == 0
     assert "2021.09: would start the release" in fresh.stdout

@@ -9,6 +9,13 @@ pull requests added with ``add_pull``. Misbehaviour on purpose, besides ``FakeSe
 - ``fail_next(n, status=429, retry_after=s)``: a secondary rate limit with ``retry-after``;
 - ``echo_credentials``: errors quote the Authorization header back, as a careless proxy might (the client must
   redact it).
+
+Pull requests as a release opens them (``PullWorkflow`` in github_pulls.py): the repository, create, list
+by head, edit/close, merge, labels and reviews, in the documented REST shapes. Tests act as the environment
+owners with ``merge_pull``, ``close_pull`` and ``add_review``.
+
+GitHub Actions (``ActionsWorkflow`` in github_actions.py): workflow dispatch (the ``200`` with run details and
+the older ``204``), run listing with filters, a run, cancel.
 """
 
 from __future__ import annotations
@@ -16,13 +23,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tests.fakes.github_actions import ActionsWorkflow
+from tests.fakes.github_pulls import PullWorkflow
 from tests.fakes.http import FakeServer, Fault, Request, Response
 
 TOKEN = "ghp_FakeGitHubToken0123456789abcdefXYZ"
 _PULL = r"(?:/api/v3)?/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls/(?P<number>\d+)"
 
 
-class FakeGitHub(FakeServer):
+class FakeGitHub(FakeServer, PullWorkflow, ActionsWorkflow):
     name = "github"
 
     def __init__(self, *, token: str = TOKEN, **kw: Any) -> None:
@@ -34,6 +43,8 @@ class FakeGitHub(FakeServer):
         self.remaining = 5000
         self._rate_limited: list[float] = []
         self.route("GET", _PULL, self._get_pull)
+        self._init_pull_workflow()
+        self._init_actions()
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -82,7 +93,8 @@ class FakeGitHub(FakeServer):
         if limited is not None:
             headers = self._rate_headers(0, time.time() + limited)
             return self._error(403, "API rate limit exceeded for user ID 1.", request, headers)
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        # GitHub accepts both schemes for a token ("Bearer" is documented, PyGithub sends "token").
+        if request.headers.get("Authorization") not in (f"Bearer {self.token}", f"token {self.token}"):
             return self._error(401, "Bad credentials", request)
         return None
 

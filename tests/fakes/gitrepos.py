@@ -7,12 +7,18 @@ The other helpers change a remote the way people and GitHub would, or inspect it
 
 Tests must not touch the real home directory: apply ``isolated_env(tmp_path)`` first (see the ``git_home``
 fixture in tests/adapters/test_git.py).
+
+Building a history takes some twenty git processes, so ``make_remote`` builds each distinct one once per
+test process and copies it after that: a copy is a repository of its own, with the same commits (and so the
+same SHAs) as every other copy of that history.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -122,16 +128,49 @@ def make_remote(
     default_branch: str = "master",
     history: Sequence[HistoryItem] | None = None,
 ) -> Path:
-    """Create the bare repository ``root/NAME.git`` with ``history`` (default: ``DEFAULT_HISTORY``)."""
+    """Create the bare repository ``root/NAME.git`` with ``history`` (default: ``DEFAULT_HISTORY``).
+
+    The first call for a history builds it; later ones copy that build (see the module's docstring)."""
     remote = Path(root) / f"{name}.git"
     remote.parent.mkdir(parents=True, exist_ok=True)
+    items = list(DEFAULT_HISTORY if history is None else history)
+    if remote.exists():  # re-initialise it in place, as `git init` does
+        return _build(remote, default_branch, items)
+    key = repr((default_branch, items, _identity()))
+    built = _BUILT.get(key)
+    if built is None or not built.is_dir():
+        built = _build(_build_root() / f"{len(_BUILT)}.git", default_branch, items)
+        _BUILT[key] = built
+    shutil.copytree(built, remote, symlinks=True)
+    return remote
+
+
+# Histories built by this process (key: branch, items, identity) -> the pristine bare repository.
+_BUILT: dict[str, Path] = {}
+_BUILD_ROOT: list[Path] = []
+
+
+def _build_root() -> Path:
+    if not _BUILD_ROOT:
+        root = Path(tempfile.mkdtemp(prefix="thor-test-remotes-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        _BUILD_ROOT.append(root)
+    return _BUILD_ROOT[0]
+
+
+def _identity() -> dict[str, str]:
+    """Who commits, and when if the environment says: part of what a history is (the SHAs depend on it)."""
+    dates = {k: v for k, v in os.environ.items() if k in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE")}
+    return {**_IDENTITY, **{k: v for k, v in os.environ.items() if k in _IDENTITY and v}, **dates}
+
+
+def _build(remote: Path, default_branch: str, items: Sequence[HistoryItem]) -> Path:
     git("init", "--quiet", "--bare", f"--initial-branch={default_branch}", remote)
     git("-C", remote, "config", "uploadpack.allowFilter", "true")
     git("-C", remote, "config", "uploadpack.allowAnySHA1InWant", "true")
-    items = DEFAULT_HISTORY if history is None else history
     if items:
         with tempfile.TemporaryDirectory(prefix="thor-test-work-") as tmp:
-            work = Path(tmp) / name.replace("/", "-")
+            work = Path(tmp) / "work"
             git("init", "--quiet", f"--initial-branch={default_branch}", work)
             for item in items:
                 _apply(work, default_branch, item)

@@ -118,7 +118,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except OSError:
             pass  # the client gave up waiting
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
 
 class FakeServer:

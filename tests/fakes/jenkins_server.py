@@ -45,6 +45,7 @@ class FakeBuild:
     result: str | None = None
     duration_ms: int = 0
     console: str = ""
+    runs_for: float | None = None
 
 
 @dataclass
@@ -54,6 +55,7 @@ class FakeJob:
     polls_until_done: int = 0
     queue_polls: int = 0
     console: str = ""
+    runs_for: float | None = None  # seconds of the fake's clock a build runs, instead of polls_until_done
     next_build_number: int = 1
     builds: list[FakeBuild] = field(default_factory=list)
 
@@ -98,6 +100,9 @@ class FakeJenkins(FakeServer):
         self.builds_triggered = 0  # queue items created (a duplicate trigger that Jenkins refused is not one)
         self.triggers: list[tuple[str, dict[str, str]]] = []  # every accepted or refused trigger request
         self._next_queue_id = 100
+        # The fake's clock (epoch seconds): a test that travels in time sets it to the ticks' time, so that a
+        # build with ``runs_for`` lasts that long in the tests' time.
+        self.clock: Any = time.time
         for job in jobs:
             self.add_job(job)
         self.route("GET", r"/", self._root_page)
@@ -125,12 +130,22 @@ class FakeJenkins(FakeServer):
             self.jobs[job.name] = job
             return job
 
-    def set_outcome(self, job: str, outcome: str, *, polls_until_done: int = 0, queue_polls: int | None = None) -> None:
-        """The result of the job's next builds and after how many polls of each; creates the job if needed."""
+    def set_outcome(
+        self,
+        job: str,
+        outcome: str,
+        *,
+        polls_until_done: int = 0,
+        queue_polls: int | None = None,
+        runs_for: float | None = None,
+    ) -> None:
+        """The result of the job's next builds and after how many polls of each (or how many seconds of the
+        fake's clock); creates the job if needed."""
         with self.lock:
             fake_job = self.jobs.get(job) or self.add_job(job)
             fake_job.outcome = outcome
             fake_job.polls_until_done = polls_until_done
+            fake_job.runs_for = runs_for
             if queue_polls is not None:
                 fake_job.queue_polls = queue_polls
 
@@ -171,19 +186,23 @@ class FakeJenkins(FakeServer):
             queue_id=item.id,
             outcome=job.outcome,
             polls_left=job.polls_until_done,
-            timestamp_ms=int(time.time() * 1000),
+            timestamp_ms=int(self.clock() * 1000),
             console=job.console,
+            runs_for=job.runs_for,
         )
         job.next_build_number += 1
         job.builds.append(build)
         item.build = build
-        if build.polls_left <= 0:
+        if build.polls_left <= 0 and build.runs_for is None:
             self._complete(build)
 
     def _complete(self, build: FakeBuild, result: str | None = None) -> None:
         build.building = False
         build.result = result or build.outcome
-        build.duration_ms = max(1, int(time.time() * 1000) - build.timestamp_ms)
+        if build.runs_for is not None and result is None:  # it ran its course, whenever someone looked
+            build.duration_ms = int(build.runs_for * 1000)
+        else:
+            build.duration_ms = max(1, int(self.clock() * 1000) - build.timestamp_ms)
 
     def _observe_item(self, item: FakeQueueItem) -> None:
         """Someone looked at a waiting item: it waits ``queue_polls`` looks, then starts."""
@@ -413,7 +432,10 @@ class FakeJenkins(FakeServer):
 
     def _build_request(self, build: FakeBuild, request: Request, rest: str) -> Response:
         if request.method == "GET" and rest == "api/json":
-            if build.building:
+            if build.building and build.runs_for is not None:
+                if self.clock() * 1000 >= build.timestamp_ms + build.runs_for * 1000:
+                    self._complete(build)
+            elif build.building:
                 if build.polls_left > 0:
                     build.polls_left -= 1
                 else:

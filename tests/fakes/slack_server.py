@@ -39,6 +39,7 @@ class FakeSlack(FakeServer):
         self.updates: list[dict[str, Any]] = []  # every accepted chat.update: {"channel", "ts", "text"}
         self.calls: list[str] = []  # Slack method of every authenticated call, e.g. "chat.postMessage"
         self._last_ts_us = 0
+        self.refusals: list[tuple[str, str]] = []  # (text fragment, error): chat.postMessage refuses such messages
         self.route("*", r"/api/([\w.]+)", self._api)
 
     # -- test controls and inspection ------------------------------------------------------------
@@ -76,11 +77,16 @@ class FakeSlack(FakeServer):
     # -- helpers ------------------------------------------------------------------------------------
 
     def _channel_id(self, value: str | None) -> str | None:
+        """chat.postMessage takes a name (``#releases`` or ``releases``) or an id."""
         if not value:
             return None
         if value in self.history:
             return value
         return self.channels.get(value.lstrip("#"))
+
+    def _channel_id_only(self, value: str | None) -> str | None:
+        """conversations.history/replies and chat.update take only an id (a name is ``channel_not_found``)."""
+        return value if value in self.history else None
 
     def _next_ts(self) -> str:
         # Unique and increasing, like Slack's message timestamps.
@@ -136,6 +142,7 @@ class FakeSlack(FakeServer):
             "chat.update": self._update,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
+            "conversations.list": self._list,
         }.get(method)
         if handler is None:
             return self._fail("unknown_method", 404)
@@ -152,11 +159,20 @@ class FakeSlack(FakeServer):
             is_enterprise_install=False,
         )
 
+    def refuse(self, fragment: str, error: str = "msg_too_long") -> None:
+        """Refuse every message whose text contains ``fragment`` with ``error``, as Slack refuses a message that
+        is too long or has invalid blocks."""
+        with self.lock:
+            self.refusals.append((fragment, error))
+
     def _post_message(self, params: dict[str, Any]) -> Response:
         channel = self._channel_id(params.get("channel"))
         if channel is None:
             return self._fail("channel_not_found")
         text, blocks = params.get("text"), _maybe_json(params.get("blocks"))
+        for fragment, error in self.refusals:
+            if fragment in (text or ""):
+                return self._fail(error)
         if not text and not blocks:
             return self._fail("no_text")
         thread_ts = params.get("thread_ts") or None
@@ -188,7 +204,7 @@ class FakeSlack(FakeServer):
         return self._ok(channel=channel, ts=message["ts"], message={k: v for k, v in message.items() if k != "channel"})
 
     def _update(self, params: dict[str, Any]) -> Response:
-        channel = self._channel_id(params.get("channel"))
+        channel = self._channel_id_only(params.get("channel"))
         if channel is None:
             return self._fail("channel_not_found")
         message = next((m for m in self.history[channel] if m["ts"] == params.get("ts")), None)
@@ -205,14 +221,14 @@ class FakeSlack(FakeServer):
         return self._ok(channel=channel, ts=message["ts"], text=message["text"])
 
     def _history(self, params: dict[str, Any]) -> Response:
-        channel = self._channel_id(params.get("channel"))
+        channel = self._channel_id_only(params.get("channel"))
         if channel is None:
             return self._fail("channel_not_found")
         top_level = [m for m in reversed(self.history[channel]) if m.get("thread_ts") in (None, m["ts"])]
         return self._page(top_level, params)
 
     def _replies(self, params: dict[str, Any]) -> Response:
-        channel = self._channel_id(params.get("channel"))
+        channel = self._channel_id_only(params.get("channel"))
         if channel is None:
             return self._fail("channel_not_found")
         thread = [
@@ -221,6 +237,18 @@ class FakeSlack(FakeServer):
         if not thread:
             return self._fail("thread_not_found")
         return self._page(thread, params)
+
+    def _list(self, params: dict[str, Any]) -> Response:
+        """conversations.list: the channels, ``limit`` per page, cursor paging as Slack does."""
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+        start = int(params.get("cursor") or 0)
+        listed = sorted(self.channels.items())
+        page = [
+            {"id": cid, "name": name, "name_normalized": name, "is_channel": True, "is_archived": False}
+            for name, cid in listed[start : start + limit]
+        ]
+        more = start + limit < len(listed)
+        return self._ok(channels=page, response_metadata={"next_cursor": str(start + limit) if more else ""})
 
     def _page(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Response:
         limit = max(1, min(int(params.get("limit") or 100), 999))

@@ -205,6 +205,13 @@ UNREACHABLE = {
     "sqlite path is a directory": ("sqlite:///{tmp}", "unable to open database file"),
     "sqlite file is not a database": ("sqlite:///{tmp}/notes.txt", "file is not a database"),
 }  # fmt: skip
+# Commands that only read never create the database, so they say it is missing instead.
+READ_ONLY_UNREACHABLE = {
+    ("sqlite directory impossible", "status"): "no database at sqlite:////proc/thor-no-such-dir/thor.db: "
+    "`thor db upgrade` creates it",
+    ("sqlite directory impossible", "log"): "no database at sqlite:////proc/thor-no-such-dir/thor.db: "
+    "`thor db upgrade` creates it",
+}
 
 
 @pytest.mark.parametrize("command", list(NEEDS_THE_DATABASE))
@@ -213,6 +220,7 @@ def test_an_unreachable_database_is_exit_3_in_one_line(
     run_thor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_db: Path, database: str, command: str
 ) -> None:
     url, message = UNREACHABLE[database]
+    message = READ_ONLY_UNREACHABLE.get((database, command), message)
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database, and it must stay that way\n" * 200)
     (tmp_path / "thor.toml").write_text(PIPELINE, encoding="utf-8")

@@ -101,13 +101,8 @@ def test_a_tick_killed_while_cutting_branches_is_finished_without_a_second_push(
     steps = thor.steps()
     assert (steps["create-jira-release"]["status"], steps["split-branch"]["status"]) == ("succeeded", "running")
 
-    # The dead tick's lease (timeout 1m + 5m) still holds: nobody touches the repositories meanwhile.
-    waiting = thor.tick(at(3))
-    assert waiting.exit_code == 0, waiting.stderr
-    assert thor.steps()["split-branch"]["status"] == "running"
-    assert [pushes(r) for r in remotes.values()] == [[f"refs/heads/{BRANCH}"], [], []]
-
-    recovered = thor.tick(at(10))
+    # The dead tick ran on this host and its process is gone: the next tick takes over at once.
+    recovered = thor.tick(at(3))
     assert recovered.exit_code == 0, recovered.stderr
     split = thor.steps()["split-branch"]
     assert (split["status"], split["attempts"]) == ("succeeded", 2)
@@ -150,9 +145,7 @@ def test_killed_after_jira_created_the_version(run_thor, tmp_path: Path, databas
     assert jira_fake.versions_created == 1
     assert thor.steps()["create-jira-release"]["status"] == "running"
 
-    assert thor.tick(at(3)).exit_code == 0  # the lease (1m + 5m) still holds
-    assert thor.steps()["create-jira-release"]["status"] == "running"
-    assert thor.tick(at(7)).exit_code == 0
+    assert thor.tick(at(3)).exit_code == 0  # the holder's process is gone: taken over at once
     step = thor.steps()["create-jira-release"]
     assert (step["status"], step["attempts"]) == ("succeeded", 2)
     assert step["detail"] == f"found existing JIRA version {VERSION} in GEN3"
@@ -181,8 +174,8 @@ def test_killed_after_jenkins_queued_the_build(run_thor, tmp_path: Path, databas
     assert jenkins_fake.builds_triggered == 1
     assert thor.steps()["load-tests"]["status"] == "running"
 
-    # After the lease (10m + 5m), the next attempt finds the build by its parameters and follows it.
-    assert thor.tick(at(16)).exit_code == 0
+    # Taken over at once (the holder is gone); the next attempt finds the build by its parameters and follows it.
+    assert thor.tick(at(3)).exit_code == 0
     step = thor.steps()["load-tests"]
     assert (step["status"], step["attempts"], step["detail"]) == ("waiting", 2, "build #1 running")
     jenkins_fake.finish(JOB, 1)
@@ -215,10 +208,7 @@ def test_killed_while_following_the_build(run_thor, tmp_path: Path, database_url
         what="the tick polling build #1",
     )
     assert thor.steps()["load-tests"]["status"] == "running"
-    assert thor.tick(at(5)).exit_code == 0  # a poll's lease is 10 minutes
-    assert thor.steps()["load-tests"]["status"] == "running"
-
-    assert thor.tick(at(13)).exit_code == 0
+    assert thor.tick(at(5)).exit_code == 0  # the holder is gone: taken over at once, and polled again
     step = thor.steps()["load-tests"]
     assert (step["status"], step["attempts"], step["detail"]) == ("waiting", 1, "build #1 running")
     jenkins_fake.finish(JOB, 1)
@@ -227,7 +217,7 @@ def test_killed_while_following_the_build(run_thor, tmp_path: Path, database_url
     # Following a build after a crash is not a new attempt, and never a new build.
     assert (step["status"], step["attempts"]) == ("succeeded", 1)
     assert jenkins_fake.builds_triggered == 1
-    assert thor.transitions("load-tests") == ["started", "waiting", "recovered", "succeeded"]
+    assert thor.transitions("load-tests") == ["started", "waiting", "recovered", "waiting", "succeeded"]
 
 
 def test_killed_after_slack_opened_the_thread(run_thor, tmp_path: Path, database_url: str, slack_fake) -> None:

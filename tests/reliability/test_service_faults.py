@@ -193,7 +193,7 @@ def test_jenkins_failing_while_the_build_runs_keeps_the_step_waiting(
 
 SLACK_FAULTS = {
     "down": DOWN,
-    "500": Fault(_failing(500), lambda f: f"Slack at {f.url}/api/ failed to read the history of releases (HTTP 500)"),
+    "500": Fault(_failing(500), lambda f: f"Slack at {f.url}/api/ failed to list the channels (HTTP 500)"),
     "429": Fault(_failing(429), lambda _: "Slack is rate limiting Thor (still ratelimited after 0 retries)"),
     "slow": SLOW,
 }
@@ -253,7 +253,8 @@ def test_everything_down_on_feature_freeze_day_then_back(
     assert {n: (s["status"], s["attempts"]) for n, s in steps.items()} == {
         "create-jira-release": ("pending", 1), "split-branch": ("succeeded", 1), "load-tests": ("pending", 1),
         "release-notes": ("succeeded", 1), "merge-stable": ("pending", 0), "mark-released": ("pending", 0),
-        "announce": ("pending", 0),
+        "announce": ("pending", 0), "check-images": ("succeeded", 1), "rollout-ci": ("succeeded", 1),
+        "check-release-images": ("pending", 0), "rollout": ("pending", 0),
     }  # fmt: skip
     assert f"JIRA at {jira_fake.url} is unreachable" in steps["create-jira-release"]["detail"]
     assert f"Jenkins at {jenkins_fake.url} is unreachable" in steps["load-tests"]["detail"]
@@ -266,7 +267,7 @@ def test_everything_down_on_feature_freeze_day_then_back(
     assert status["status"] == "released"
     assert {s["name"]: s["attempts"] for s in status["steps"]} == {
         "create-jira-release": 2, "split-branch": 1, "load-tests": 2, "release-notes": 1, "merge-stable": 1,
-        "mark-released": 1, "announce": 1,
+        "mark-released": 1, "announce": 1, "check-images": 1, "rollout-ci": 1, "check-release-images": 1, "rollout": 1,
     }  # fmt: skip
     assert (jira_fake.versions_created, jira_fake.versions_released, jenkins_fake.builds_triggered) == (1, 1, 1)
     assert (tmp_path / "side.txt").read_text().splitlines() == [

@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import write_config
 from tests.support import only, steps_toml
 from thor_cli.clock import Clock
 from thor_cli.config import Settings, parse_config
+from thor_cli.errors import ConfigError
 from thor_cli.steps.announce import AnnounceOptions, AnnounceStep
 from thor_cli.steps.base import ReleaseInfo, RepoRecord
 
@@ -98,11 +101,10 @@ def test_message_and_notes_url_templates(tmp_path: Path) -> None:
     ]
 
 
-def test_nothing_configured_to_announce_to_is_not_a_failure(tmp_path: Path) -> None:
+def test_nothing_configured_to_announce_to_is_a_configuration_problem(tmp_path: Path) -> None:
     ctx = FakeContext(Settings(config=parse_config({}), path=None, database_url="sqlite://"))
-    result = AnnounceStep().run(ctx)  # type: ignore[arg-type]
-    assert result.status == "succeeded"
-    assert "nothing to announce to" in result.detail
+    with pytest.raises(ConfigError, match=r"\[slack\] channel is not set.*nowhere to announce to"):
+        AnnounceStep().run(ctx)  # type: ignore[arg-type]
     assert ctx.notified == []
 
 
@@ -144,6 +146,7 @@ def test_announced_in_the_thread_and_the_channel(run_thor, tmp_path: Path, slack
 
 def test_dry_run_describes_without_queueing(run_thor, tmp_path: Path) -> None:
     config = write_config(tmp_path / "thor.toml", f'[notify]\nfile = "messages.txt"\n\n{ANNOUNCE_ALONE}')
+    assert run_thor("--config", config, "db", "upgrade").exit_code == 0  # a dry run never creates it
     result = run_thor("--config", config, "step", "announce", VERSION, "--dry-run", "--now", "2021-09-24T12:00")
     assert result.exit_code == 0
     assert "queue the announcement of 2021.09" in result.stdout

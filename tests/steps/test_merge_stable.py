@@ -179,3 +179,30 @@ def test_a_rejected_push_fails_that_repo_only_and_the_rerun_finishes_it(thor: Th
     assert thor.detail() == "3 repos merged and tagged 2021.09: 1 stable created, 2 done on an earlier attempt"
     assert g.heads(fence)["stable"] == g.tags(fence)[VERSION] == cut["uc-cdis/fence"]
     assert {n: g.all_refs(thor.remotes[n]) for n in NAMES[1:]} == done
+
+
+def test_the_step_fetches_no_tree_for_a_fast_forward_and_reuses_the_pre_check_for_the_merges(
+    thor: Thor, tmp_path, monkeypatch
+) -> None:
+    from tests.adapters.test_git_merge_transfer import Trace, filters
+
+    fence, indexd = thor.remotes["uc-cdis/fence"], thor.remotes["uc-cdis/indexd"]
+    g.set_ref(fence, "stable", g.parents(fence, "master")[0])  # a fast-forward
+    g.set_ref(indexd, "stable", g.parents(indexd, "master")[0])
+    g.commit_on(indexd, "stable", {"HOTFIX.md": "fixed on stable\n"}, "Hotfix on stable")  # a merge
+    thor.cut()  # sheepdog has no stable: created
+    directory = tmp_path / "trace2"
+    directory.mkdir()
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(directory))
+
+    assert thor.merge().exit_code == 0
+    by_repo: dict[str, list[list[str]]] = {}
+    for fetch in Trace(directory).fetches():
+        assert not fetch.parent, fetch  # nothing fetched lazily, by merge-tree or by a push
+        url = next(a for a in fetch.argv if a.startswith("remote.origin.url="))
+        by_repo.setdefault(url.rpartition("/")[2].removesuffix(".git"), []).append(filters(fetch))
+    assert by_repo == {
+        "fence": [["--filter=tree:0", "--depth=128"]],  # the pre-check; the merge reuses its commits
+        "indexd": [["--filter=tree:0", "--depth=128"], ["--filter=blob:none"]],  # + the three trees
+        "sheepdog": [["--filter=tree:0", "--depth=1"]],  # nothing to check; the commit to tag
+    }

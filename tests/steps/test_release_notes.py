@@ -113,7 +113,8 @@ def test_notes_between_the_previous_release_and_the_cut(run_thor, tmp_path, data
     assert "From `integration202108` (" in indexd and "- Speed up bulk lookups (#5)" in indexd
     assert "Add health check endpoint" not in indexd  # before the previous release
     sheepdog = markdown.split("## uc-cdis/sheepdog\n")[1]
-    assert "_no previous release found (no tag 2021.08 or branch integration202108): the last 4 commits" in sheepdog
+    why = "no tag from 2021.08 back to 2020.09, and no branch integration202108"
+    assert f"_no previous release found ({why}): the last 4 commits" in sheepdog
     assert "- Fix token refresh on expiry (#2)\n- Add health check endpoint (#1)\n" in sheepdog
     assert "#6" not in markdown and "Merged after the cut" not in markdown
 
@@ -141,9 +142,17 @@ def test_thor_notes_falls_back_to_the_file_and_says_when_there_are_none(run_thor
     def notes(*args: str):  # type: ignore[no-untyped-def]
         return run_thor("--config", config, "notes", *args)
 
+    no_database = notes(VERSION)  # a read-only command: it never creates the database
+    assert no_database.exit_code == 3
+    assert no_database.stderr.startswith("thor: no database at ") and not (tmp_path / "thor.db").exists()
+    assert run_thor("--config", config, "db", "upgrade").exit_code == 0
     missing = notes(VERSION)
     assert missing.exit_code == 1
-    assert missing.stderr == f"thor: no release notes yet for {VERSION} (run `thor step release-notes {VERSION}`)\n"
+    # Not `thor step release-notes`: a release that has not started runs no step (that would be refused).
+    assert missing.stderr == (
+        f"thor: no release notes yet for {VERSION} (the release has not started; "
+        f"`thor release start {VERSION}` starts it)\n"
+    )
     invalid = notes("not a version")
     assert invalid.exit_code == 2 and "invalid version" in invalid.stderr
     assert notes("1999.01").exit_code == 2  # no such cycle

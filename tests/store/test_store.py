@@ -35,7 +35,7 @@ def new_release(version: str = "2021.09", **values: object) -> Release:
 
 
 def add_run(store: Store, release: Release, name: str = "split-branch") -> StepRun:
-    with store.session() as session:
+    with store.transaction() as session:
         row = StepRun(release_id=release.id, name=name, updated_at=NOW)  # type: ignore[arg-type]
         session.add(row)
         session.commit()
@@ -63,10 +63,10 @@ def test_open_store_without_schema_only_connects(database_url: str) -> None:
 
 
 def test_releases_round_trip_with_aware_utc_times(store: Store) -> None:
-    with store.session() as session:
+    with store.transaction() as session:
         release, created = queries.insert_release(session, new_release())
         assert created and release.id is not None
-    with store.session() as session:
+    with store.transaction() as session:
         stored = queries.get_release(session, "2021.09")
         assert stored is not None
         assert as_utc(stored.feature_freeze) == datetime(2021, 9, 10, 5, tzinfo=UTC)
@@ -75,16 +75,16 @@ def test_releases_round_trip_with_aware_utc_times(store: Store) -> None:
 
 
 def test_inserting_a_release_twice_keeps_the_first(store: Store) -> None:
-    with store.session() as session:
+    with store.transaction() as session:
         first, created = queries.insert_release(session, new_release(codename="First"))
-    with store.session() as session:
+    with store.transaction() as session:
         second, created_again = queries.insert_release(session, new_release(codename="Second"))
     assert created and not created_again
     assert second.id == first.id and second.codename == "First"
 
 
 def test_list_releases_in_calendar_order_and_by_status(store: Store) -> None:
-    with store.session() as session:
+    with store.transaction() as session:
         queries.insert_release(session, new_release("2021.10", feature_freeze=datetime(2021, 10, 8, tzinfo=UTC)))
         queries.insert_release(session, new_release("2021.09", status=ReleaseStatus.BLOCKED))
         queries.insert_release(
@@ -97,48 +97,51 @@ def test_list_releases_in_calendar_order_and_by_status(store: Store) -> None:
 
 
 def test_a_claim_is_compare_and_set(store: Store) -> None:
-    with store.session() as session:
+    with store.transaction() as session:
         release, _ = queries.insert_release(session, new_release())
     row = add_run(store, release)
-    lease = NOW + timedelta(minutes=65)
+    lease = NOW + timedelta(minutes=10)
+    with store.transaction() as session:
+        mine = leases.claim(session, row, owner="a", holder="{}", lease_until=lease, attempts=StepRun.attempts + 1)
+    with store.transaction() as session:  # the same revision read: too late
+        theirs = leases.claim(session, row, owner="b", holder="{}", lease_until=lease)
+    assert mine and not theirs
     with store.session() as session:
-        mine = leases.claim(session, row, owner="a", now=NOW, lease_until=lease, new_attempt=True)
+        claimed = leases.reload(session, row.id)  # type: ignore[arg-type]
+    assert (claimed.status, claimed.lease_owner, claimed.attempts, claimed.revision) == (StepStatus.RUNNING, "a", 1, 1)
+    assert as_utc(claimed.lease_expires_at) == lease  # type: ignore[arg-type]
+    # A holder's writes are guarded by its ownership of the lease.
+    with store.transaction() as session:
+        assert not leases.held(session, row.id, "b", detail="intruder")  # type: ignore[arg-type]
+    with store.transaction() as session:
+        assert leases.held(session, row.id, "a", state=leases.dump_state({"build": 7}))  # type: ignore[arg-type]
     with store.session() as session:
-        theirs = leases.claim(session, row, owner="b", now=NOW, lease_until=lease, new_attempt=True)
-    assert mine is not None and theirs is None
-    assert (mine.status, mine.lease_owner, mine.attempts, mine.revision) == (StepStatus.RUNNING, "a", 1, 1)
-    assert as_utc(mine.lease_expires_at) == lease  # type: ignore[arg-type]
-    assert as_utc(mine.started_at) == NOW  # type: ignore[arg-type]
-    # A holder's writes are guarded by owner and revision.
+        saved = leases.reload(session, row.id)  # type: ignore[arg-type]
+    assert saved.revision == 2 and leases.load_state(saved) == {"build": 7}
+    # Taking over needs the current revision; the old holder can then write nothing.
+    with store.transaction() as session:
+        assert leases.claim(session, saved, owner="b", holder="{}", lease_until=lease)
+    with store.transaction() as session:
+        assert not leases.held(session, row.id, "a", detail="lost")  # type: ignore[arg-type]
     with store.session() as session:
-        assert leases.update_held(session, mine, "b", detail="intruder") is None
-    with store.session() as session:
-        saved = leases.update_held(session, mine, "a", state=leases.dump_state({"build": 7}))
-    assert saved is not None and saved.revision == 2 and leases.load_state(saved) == {"build": 7}
-    with store.session() as session:
-        assert leases.update_held(session, mine, "a", detail="stale revision") is None
-    # Taking over (recover) needs the current revision, and does not count a new attempt unless asked.
-    with store.session() as session:
-        taken = leases.claim(session, saved, owner="b", now=NOW, lease_until=lease, new_attempt=False)
-    assert taken is not None and taken.lease_owner == "b" and taken.attempts == 1
-    with store.session() as session:
-        assert leases.update_held(session, saved, "a", detail="lost") is None
-        person = leases.update_unheld(session, taken, status=StepStatus.PENDING, lease_owner=None)
-    assert person is not None and person.status == StepStatus.PENDING and person.revision == taken.revision + 1
-    with store.session() as session:
-        assert leases.update_unheld(session, taken, status=StepStatus.SKIPPED) is None
+        taken = leases.reload(session, row.id)  # type: ignore[arg-type]
+    assert (taken.lease_owner, taken.attempts) == ("b", 1)
+    with store.transaction() as session:
+        assert leases.unheld(session, taken, status=StepStatus.PENDING, lease_owner=None)
+    with store.transaction() as session:  # a person's change on a stale read changes nothing
+        assert not leases.unheld(session, taken, status=StepStatus.SKIPPED)
         assert session.get(StepRun, row.id).status == StepStatus.PENDING  # type: ignore[union-attr]
 
 
 def test_one_step_run_per_release_and_name(store: Store) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    with store.session() as session:
+    with store.transaction() as session:
         release, _ = queries.insert_release(session, new_release())
     add_run(store, release)
     with pytest.raises(IntegrityError):
         add_run(store, release)
-    with store.session() as session:
+    with store.transaction() as session:
         assert list(queries.step_runs(session, release.id)) == ["split-branch"]  # type: ignore[arg-type]
 
 
@@ -149,7 +152,7 @@ def test_state_survives_garbage() -> None:
 
 def test_the_event_log_is_ordered_filtered_and_redacted(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THOR_SLACK_TOKEN", "xoxb-never-stored-1234")
-    with store.session() as session:
+    with store.transaction() as session:
         release, _ = queries.insert_release(session, new_release())
         for index, step in enumerate(["split-branch", None, "load-tests", "split-branch"]):
             queries.add_event(
@@ -165,7 +168,7 @@ def test_the_event_log_is_ordered_filtered_and_redacted(store: Store, monkeypatc
 
 
 def test_repo_results_upsert(store: Store) -> None:
-    with store.session() as session:
+    with store.transaction() as session:
         release, _ = queries.insert_release(session, new_release())
         for status in ("pending", "succeeded"):
             queries.upsert_repo_result(
@@ -185,13 +188,13 @@ def test_repo_results_upsert(store: Store) -> None:
 
 
 def test_step_counts(store: Store) -> None:
-    with store.session() as session:
+    with store.transaction() as session:
         release, _ = queries.insert_release(session, new_release())
     for name in ("a", "b", "c"):
         add_run(store, release, name)
-    with store.session() as session:
+    with store.transaction() as session:
         runs = queries.step_runs(session, release.id)  # type: ignore[arg-type]
-        leases.update_unheld(session, runs["a"], status=StepStatus.SUCCEEDED)
+        leases.unheld(session, runs["a"], status=StepStatus.SUCCEEDED)
         assert queries.step_counts(session) == {release.id: {"pending": 2, "succeeded": 1}}
 
 

@@ -2,11 +2,30 @@
 
 ``plan_merge`` only reads. ``merge_and_tag`` carries a plan out and checks the tag first, so that a tag
 already on another commit leaves the remote untouched. Conflicts are reported, never resolved.
+
+What is fetched is the least each case needs (see docs/performance.md for the measurements):
+
+- the relation of the two branches comes from commits only (``--filter=tree:0``): the last
+  ``HISTORY_WINDOW`` commits of each, and the whole history only when that window cannot tell (stable
+  further behind, or a merge base the window cannot prove to be the true one);
+- a fast-forward (or a new stable branch, or stable already containing the branch) needs nothing more: the
+  push sends the tag object alone;
+- a real merge fetches, in one round trip, the trees of the two tips and of their merge bases (no file
+  contents), then ``git merge-tree --write-tree`` fetches the blobs its content merges need in one batch.
+
+Given a ``MergeWorkspace`` (the ``git-merge`` step holds one across its pre-check and its merges), the
+scratch repository of the pre-check is kept and the merge reuses it, with the tree ``merge-tree`` wrote.
 """
 
 from __future__ import annotations
 
+import itertools
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from thor_cli.adapters.git_base import (
@@ -16,11 +35,15 @@ from thor_cli.adapters.git_base import (
     ls_remote,
     peeled,
     repo_label,
-    scratch,
+    run_git,
     short,
     summarize,
     tag_ref,
 )
+
+# Commits of each branch fetched first to tell a fast-forward from a merge. Stable is usually 30-60 pull
+# requests (first-parent commits) behind; a window that does not reach far enough costs one more fetch.
+HISTORY_WINDOW = 128
 
 PlanKind = Literal["up-to-date", "fast-forward", "merge", "create", "conflict", "missing-branch"]
 MergeStatus = Literal["up-to-date", "fast-forward", "merged", "created", "skipped"]
@@ -41,6 +64,9 @@ class MergePlan:
     conflicts: list[str] = field(default_factory=list)  # paths, for "conflict"
     integration_branch: str = ""
     stable_branch: str = "stable"
+    tree: str | None = None  # the tree merge-tree wrote, for "merge"
+    # The pre-check's scratch repository, kept in a MergeWorkspace for the merge (not part of the plan's value).
+    scratch: _Scratch | None = field(default=None, compare=False, repr=False)
 
     @property
     def detail(self) -> str:
@@ -68,13 +94,78 @@ class MergeResult:
         return self.tag_status != "conflict"
 
 
-def plan_merge(repo_url: str, integration_branch: str, stable_branch: str) -> MergePlan:
-    """What merging ``integration_branch`` into ``stable_branch`` would do. Changes nothing."""
+class _Scratch(Scratch):
+    """A scratch repository that pushes full packs when it is shallow: a thin pack from a shallow repository
+    makes git read the trees of every commit the remote has (``--objects-edge-aggressive``), which a
+    commits-only fetch does not have, so each would be fetched lazily. Only existing commits and a tag
+    object are ever pushed from a shallow scratch, so a full pack is the tag object alone."""
+
+    def __init__(self, url: str, path: Path) -> None:
+        super().__init__(url, path)
+        self.commits: set[str] = set()  # commits fetched (not lazily): what a tag may point at as is
+
+    @property
+    def shallow(self) -> bool:
+        return (self.path / "shallow").exists()
+
+    def git(self, *args: str, what: str | None = None, check: bool = True, input: str | None = None):
+        if args and args[0] == "push" and self.shallow:
+            args = ("push", "--no-thin", *args[1:])
+        return super().git(*args, what=what, check=check, input=input)
+
+    def fetch_objects(self, *oids: str, filter: str, depth: int | None = None, unshallow: bool = False) -> None:
+        """One fetch of ``oids`` (commits or trees) with ``filter``; commits are remembered as present."""
+        args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-gc", f"--filter={filter}"]
+        args += [f"--depth={depth}"] if depth else []
+        args += ["--unshallow"] if unshallow else []
+        self.git(*args, "origin", *dict.fromkeys(oids), what="fetch")
+
+
+def _new_scratch(url: str, path: Path) -> _Scratch:
+    run_git(["--git-dir", str(path), "init", "--bare", "--quiet", "--template="], url=url, what="init")
+    return _Scratch(url, path)
+
+
+class MergeWorkspace:
+    """Where the pre-check's scratch repositories wait for the merge (one directory, removed at the end)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._numbers = itertools.count()
+        self._lock = threading.Lock()
+
+    def new(self, url: str) -> _Scratch:
+        with self._lock:
+            number = next(self._numbers)
+        return _new_scratch(url, self.root / f"{number}.git")
+
+
+@contextmanager
+def merge_workspace() -> Iterator[MergeWorkspace]:
+    with tempfile.TemporaryDirectory(prefix="thor-merge-") as tmp:
+        yield MergeWorkspace(Path(tmp))
+
+
+@contextmanager
+def _scratch_for(url: str, workspace: MergeWorkspace | None) -> Iterator[_Scratch]:
+    if workspace is not None:
+        yield workspace.new(url)
+        return
+    with tempfile.TemporaryDirectory(prefix="thor-git-") as tmp:
+        yield _new_scratch(url, Path(tmp) / "scratch.git")
+
+
+def plan_merge(
+    repo_url: str, integration_branch: str, stable_branch: str, *, workspace: MergeWorkspace | None = None
+) -> MergePlan:
+    """What merging ``integration_branch`` into ``stable_branch`` would do. Changes nothing on the remote.
+
+    With ``workspace``, the scratch repository is kept there for ``merge_and_tag``."""
     refs, _ = ls_remote(repo_url, head_ref(integration_branch), head_ref(stable_branch))
     integration, stable = refs.get(head_ref(integration_branch)), refs.get(head_ref(stable_branch))
 
-    def plan(kind: PlanKind, conflicts: list[str] | None = None) -> MergePlan:
-        return MergePlan(kind, stable, integration, conflicts or [], integration_branch, stable_branch)
+    def plan(kind: PlanKind, conflicts: list[str] | None = None, **kw: object) -> MergePlan:
+        return MergePlan(kind, stable, integration, conflicts or [], integration_branch, stable_branch, **kw)  # type: ignore[arg-type]
 
     if integration is None:
         return plan("missing-branch")
@@ -82,28 +173,77 @@ def plan_merge(repo_url: str, integration_branch: str, stable_branch: str) -> Me
         return plan("create")
     if stable == integration:
         return plan("up-to-date")
-    with scratch(repo_url) as repo:
-        repo.fetch(stable, integration)
-        base = repo.merge_base(stable, integration)
-        if base == integration:
-            return plan("up-to-date")
-        if base == stable:
-            return plan("fast-forward")
-        _, conflicts = _merge_tree(repo, stable, integration)
-    return plan("conflict", conflicts) if conflicts else plan("merge")
+    with _scratch_for(repo_url, workspace) as repo:
+        kind, tree, conflicts = _examine(repo, stable, integration)
+        kept = repo if workspace is not None and kind != "conflict" else None
+        return plan(kind, conflicts, tree=tree, scratch=kept)
 
 
-def merge_and_tag(repo_url: str, plan: MergePlan, *, tag: str, message: str) -> MergeResult:
+def _examine(repo: _Scratch, stable: str, integration: str) -> tuple[PlanKind, str | None, list[str]]:
+    """(kind, tree, conflicts) for two commits, fetching into ``repo`` only what telling them apart needs."""
+    repo.fetch_objects(stable, integration, filter="tree:0", depth=HISTORY_WINDOW)
+    repo.commits.update((stable, integration))
+    kind, bases = _relation(repo, stable, integration)
+    if kind is None:  # the window cannot tell: the whole history (commits only) decides
+        repo.fetch_objects(stable, integration, filter="tree:0", unshallow=True)
+        kind, bases = _relation(repo, stable, integration)
+    if kind != "merge":
+        return kind or "merge", None, []
+    listed = repo.git("log", "--no-walk=unsorted", "--format=%T", stable, integration, *bases, what="log")
+    repo.fetch_objects(*listed.stdout.split(), filter="blob:none")  # every tree merge-tree reads, at once
+    tree, conflicts = _merge_tree(repo, stable, integration)
+    # The merge base is known and every commit below the window is below it: the push needs no more
+    # history. Without this, git would push from a shallow repository, reading the trees of every commit
+    # the remote has a branch on (each a lazy fetch); as a complete one it reads only the merge's parents'.
+    (repo.path / "shallow").unlink(missing_ok=True)
+    return ("conflict" if conflicts else "merge"), tree, conflicts
+
+
+def _relation(repo: _Scratch, stable: str, integration: str) -> tuple[PlanKind | None, list[str]]:
+    """(up-to-date, fast-forward or merge, the merge bases) from the commits fetched; None when a shallow
+    window cannot tell.
+
+    An ancestry found in a shallow window is real (every parent link in it is). A merge base found there
+    is the true one when it is the only one and every commit where the window stops is one of its
+    ancestors: then every commit left out is an ancestor of it too, so none can be a better common
+    ancestor, nor make it redundant. Otherwise the whole history decides."""
+    result = repo.git("merge-base", "--all", stable, integration, check=False)
+    if result.returncode not in (0, 1):
+        raise GitError(f"{repo.label}: merge-base failed: {summarize(result.output)}", output=result.output)
+    bases = result.stdout.split()
+    if bases == [integration]:
+        return "up-to-date", bases
+    if bases == [stable]:
+        return "fast-forward", bases
+    if not repo.shallow:
+        return "merge", bases
+    if len(bases) == 1:
+        edge = set((repo.path / "shallow").read_text().split())
+        below = set(repo.git("rev-list", bases[0], what="rev-list").stdout.split())
+        if edge <= below:
+            return "merge", bases
+    return None, bases
+
+
+def merge_and_tag(
+    repo_url: str,
+    plan: MergePlan,
+    *,
+    tag: str,
+    message: str,
+    workspace: MergeWorkspace | None = None,
+) -> MergeResult:
     """Carry out ``plan`` and put the annotated tag ``tag`` (with ``message``) on the new stable commit.
 
     Idempotent: after a success, planning again gives "up-to-date" and the tag "exists". A tag already on
-    another commit is a "conflict" and nothing is pushed.
+    another commit is a "conflict" and nothing is pushed. The plan's scratch repository is reused when it
+    was kept in ``workspace``; otherwise a new one fetches what this case needs.
     """
     integration_branch, stable_branch = plan.integration_branch, plan.stable_branch
     if plan.kind in ("conflict", "missing-branch") or not plan.integration_sha:
         raise GitError(f"{repo_label(repo_url)}: refusing to merge: {plan.detail}")
-    stable_ref, tref = head_ref(stable_branch), tag_ref(tag)
-    refs, _ = ls_remote(repo_url, stable_ref, tref, f"{tref}^{{}}")
+    stable_ref, tref, iref = head_ref(stable_branch), tag_ref(tag), head_ref(integration_branch)
+    refs, _ = ls_remote(repo_url, stable_ref, tref, f"{tref}^{{}}", iref)
     stable_now, tagged = refs.get(stable_ref), peeled(refs, tref)
     kind = plan.kind
     if stable_now != plan.stable_sha:
@@ -125,35 +265,57 @@ def merge_and_tag(repo_url: str, plan: MergePlan, *, tag: str, message: str) -> 
             f"{stable_branch} left at {short(stable_now)}"
         )
         return MergeResult("skipped", stable_now, "conflict", detail)
+    if kind == "up-to-date" and tagged == target:
+        return _result("up-to-date", target, "exists", stable_branch, integration_branch, tag)
 
-    with scratch(repo_url) as repo:
+    kept = plan.scratch if plan.scratch is not None and plan.scratch.path.exists() else None
+    with _scratch_for(repo_url, None) if kept is None else nullcontext(kept) as repo:
         if kind == "merge":
-            repo.fetch(plan.stable_sha or "", plan.integration_sha)
-            tree, conflicts = _merge_tree(repo, plan.stable_sha or "", plan.integration_sha)
-            if conflicts:
-                raise GitError(f"{repo.label}: merge now conflicts in: {', '.join(conflicts)}")
+            tree = plan.tree if kept is not None else None
+            if tree is None:
+                _, tree, conflicts = _examine(repo, plan.stable_sha or "", plan.integration_sha)
+                if conflicts or tree is None:
+                    raise GitError(f"{repo.label}: merge now conflicts in: {', '.join(conflicts)}")
             text = f"Merge branch '{integration_branch}' into {stable_branch}"
             args = ["commit-tree", tree, "-p", plan.stable_sha or "", "-p", plan.integration_sha, "-m", text]
             target = repo.git(*args).stdout.strip()
         else:
-            repo.fetch(target or "", depth=1)
+            # The commit the tag points at, and stable's: without it, git push would fetch stable's whole
+            # history lazily to see whether the update is a fast-forward.
+            wanted = [c for c in (target, stable_now) if c and c not in repo.commits]
+            if wanted:
+                repo.fetch_objects(*wanted, filter="tree:0", depth=1)
+                repo.commits.update(wanted)
+        moved = refs.get(iref)
+        if moved and moved != plan.integration_sha and moved not in repo.commits:
+            # A pull request landed on the integration branch since the plan: without its tip the push
+            # could not see that the remote has the planned commit, and would send its whole tree.
+            repo.fetch_objects(moved, filter="tree:0", depth=HISTORY_WINDOW if repo.shallow else None)
+            repo.commits.add(moved)
         status, tag_status = _push(repo, kind, stable_ref, stable_now, target or "", tag, tagged, message)
     if status == "skipped":
         detail = f"tag {tag} appeared on another commit while merging; {stable_branch} left unchanged"
         return MergeResult(status, stable_now, tag_status, detail)
-    s, i, at = stable_branch, integration_branch, short(target)
+    return _result(status, target, tag_status, stable_branch, integration_branch, tag)
+
+
+def _result(
+    status: MergeStatus, target: str | None, tag_status: TagStatus, stable: str, integration: str, tag: str
+) -> MergeResult:
+    at = short(target)
     what = {
-        "up-to-date": f"{s} ({at}) already contains {i}",
-        "fast-forward": f"{s} fast-forwarded to {i} ({at})",
-        "merged": f"{i} merged into {s} ({at})",
-        "created": f"{s} created at {i} ({at})",
+        "up-to-date": f"{stable} ({at}) already contains {integration}",
+        "fast-forward": f"{stable} fast-forwarded to {integration} ({at})",
+        "merged": f"{integration} merged into {stable} ({at})",
+        "created": f"{stable} created at {integration} ({at})",
     }[status]
     tag_text = {"created": "tagged", "exists": "tag already there", "conflict": "tag is on another commit"}
     return MergeResult(status, target, tag_status, f"{what}; {tag} {tag_text[tag_status]}")
 
 
 def _merge_tree(repo: Scratch, stable: str, integration: str) -> tuple[str, list[str]]:
-    """``git merge-tree --write-tree``: (tree, conflicting paths). Blobs are fetched lazily as needed."""
+    """``git merge-tree --write-tree``: (tree, conflicting paths). The trees are there; the blobs its content
+    merges need it fetches itself, in one batch (merge-ort prefetches them from the promisor remote)."""
     args = ["merge-tree", "--write-tree", "-z", "--name-only", "--no-messages", stable, integration]
     result = repo.git(*args, check=False)
     if result.returncode not in (0, 1):

@@ -231,6 +231,9 @@ def _message(response: Any) -> str:
         data = None
     if isinstance(data, dict) and data.get("message"):
         return one_line(str(data["message"]), 200)
+    kind = str(response.headers.get("Content-Type", "")).lower()
+    if "html" in kind or response.text.lstrip()[:1] == "<":
+        return ""  # a proxy's or server's error page: the status says it, the page would fill the screen
     return one_line(response.text, 200)
 
 
@@ -298,4 +301,14 @@ def api_slug(repo_name: str, repo_url: str, api_url: str) -> str | None:
 def pull_link(repo_url: str, api_url: str, number: int) -> str | None:
     """The pull request's page when the repository is on GitHub, else None."""
     found = _github_repo(repo_url, api_url)
-    return f"https://{found[0]}/{found[1]}/pull/{number}" if found else None
+    return f"{_web_base(found[0], api_url)}/{found[1]}/pull/{number}" if found else None
+
+
+def _web_base(host: str, api_url: str) -> str:
+    """Where pull requests are browsed: github.com, or the Enterprise server with the API's scheme and port
+    (a repository's ssh port says nothing about the web server's)."""
+    if host == "github.com":
+        return "https://github.com"
+    api = urlsplit(api_url)
+    port = f":{api.port}" if api.port else ""
+    return f"{api.scheme or 'https'}://{host}{port}"

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlparse
 
@@ -44,6 +45,12 @@ class Build:
     result: str | None  # None while running; SUCCESS, FAILURE, UNSTABLE, ABORTED, NOT_BUILT
     duration_ms: int
     params: dict[str, str] = field(default_factory=dict)
+    timestamp_ms: int = 0  # when the build started, by Jenkins's clock
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long the build ran, as Jenkins measured it (known once it ended)."""
+        return timedelta(milliseconds=self.duration_ms) if self.duration_ms and not self.building else None
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> Build:
@@ -54,6 +61,7 @@ class Build:
             result=raw.get("result"),
             duration_ms=int(raw.get("duration") or 0),
             params=parameters_of(raw.get("actions") or []),
+            timestamp_ms=int(raw.get("timestamp") or 0),
         )
 
     def matches(self, params: Mapping[str, str]) -> bool:
@@ -253,6 +261,11 @@ class JenkinsClient:
     def build(self, job: str, number: int) -> Build:
         with self._errors(f"read build {job} #{number}"):
             return Build.from_raw(self._jenkins().get_build_info(job, number))
+
+    def stop_build(self, job: str, number: int) -> None:
+        """Abort a running build (``POST …/stop``); a build that already ended is left as it is."""
+        with self._errors(f"stop build {job} #{number}"):
+            self._jenkins().stop_build(job, number)
 
     def console_tail(self, job: str, number: int, chars: int = 4000) -> str:
         with self._errors(f"read the console of {job} #{number}"):

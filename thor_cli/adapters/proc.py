@@ -22,7 +22,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,17 @@ _CHUNK = 65536
 
 live_process_groups = children.live_process_groups
 terminate_children = children.terminate_children
+_SPAWN_LISTENERS: list[Callable[[int], None]] = []
+
+
+def add_spawn_listener(listener: Callable[[int], None]) -> None:
+    """Call ``listener(pgid)`` right after each child starts (it must not raise)."""
+    _SPAWN_LISTENERS.append(listener)
+
+
+def remove_spawn_listener(listener: Callable[[int], None]) -> None:
+    if listener in _SPAWN_LISTENERS:
+        _SPAWN_LISTENERS.remove(listener)
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,8 @@ def run(
     except PermissionError:
         raise CommandError(f"program not executable: {argv[0]}", argv=argv, returncode=None, output="") from None
     children.register(process)
+    for listener in list(_SPAWN_LISTENERS):  # the engine records the new group with its lease before waiting
+        listener(process.pid)
     out, err = Capture(keep_all=full_stdout), Capture()
     try:
         timed_out, notes = _communicate(process, input, timeout, out, err)

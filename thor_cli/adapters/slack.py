@@ -7,6 +7,7 @@ redacted ``ThorError`` line; the ``slack_sdk`` import is deferred so ``thor stat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,31 @@ if TYPE_CHECKING:
 
 # Errors that mean the token itself is no good: retrying will not help, a person must fix the secret.
 _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
+# Refusals of one message that sending it again cannot change: the outbox sets such a message aside at once.
+_PERMANENT_ERRORS = frozenset(
+    {
+        "msg_too_long",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_metadata_format",
+        "no_text",
+        "too_many_attachments",
+    }
+)
 _HISTORY_PAGE = 200
 _HISTORY_MAX_PAGES = 5
+_LIST_PAGE = 200
+_LIST_MAX_PAGES = 50  # 10,000 channels
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+
+
+class SlackRefused(StepError):
+    """Slack refused one request (``error`` names why); ``permanent`` when sending it again cannot help."""
+
+    def __init__(self, message: str, error: str | None) -> None:
+        super().__init__(message)
+        self.error = error
+        self.permanent = error in _PERMANENT_ERRORS
 
 
 def release_metadata(event_type: str, key: str, **payload: Any) -> dict[str, Any]:
@@ -109,7 +133,7 @@ class SlackClient:
         if status is not None and status >= 500:
             return ServiceUnavailable(redact(f"Slack at {self.base_url} failed to {action} (HTTP {status})"))
         code = one_line(error) if error else f"HTTP {status}"
-        return StepError(redact(f"Slack could not {action}: {code}"))
+        return SlackRefused(redact(f"Slack could not {action}: {code}"), error)
 
     # -- operations ---------------------------------------------------------------------------------
 
@@ -157,6 +181,33 @@ class SlackClient:
                 channel=channel, text=text, thread_ts=thread_ts, blocks=blocks, metadata=metadata, **extra
             )
         return str(response.get("channel") or channel), str(response["ts"])
+
+    def channel_id(self, channel: str) -> str:
+        """The id of a channel given by id or by name (``#releases`` or ``releases``).
+
+        Reading a channel's history needs its id; people configure names. A name is looked up in the
+        conversations the token can see (``conversations.list``, every page).
+        """
+        name = channel.strip().lstrip("#")
+        if _CHANNEL_ID.match(name):
+            return name
+        cursor: str | None = None
+        for _ in range(_LIST_MAX_PAGES):
+            with self._errors("list the channels"):
+                response = self._web().conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=_LIST_PAGE, cursor=cursor
+                )
+            for found in response.get("channels") or []:
+                if found.get("name") == name or found.get("name_normalized") == name:
+                    return str(found["id"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        raise SlackRefused(
+            f"Slack channel #{name} not found among the channels the token can see "
+            "(check [slack] channel, or invite the Thor app to a private channel)",
+            "channel_not_found",
+        )
 
     def check_channel(self, channel: str) -> None:
         """Read one message of the channel's history: what finding a release thread again needs."""

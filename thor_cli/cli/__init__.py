@@ -5,6 +5,7 @@ This is the only layer that prints or maps errors to exit codes (see ``thor_cli.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
@@ -18,14 +19,19 @@ from thor_cli.cli import (
     db_cmd,
     demo_cmd,
     doctor_cmd,
+    envs_cmd,
+    hotfix_cmd,
     notes_cmd,
     release_cmd,
+    report_cmd,
+    serve_cmd,
     status_cmd,
     steer_cmd,
     tick_cmd,
 )
+from thor_cli.cli.helptext import CONTEXT_SETTINGS, ThorGroup
 from thor_cli.cli.options import GlobalOptions
-from thor_cli.errors import ExitCode, ThorError
+from thor_cli.errors import ExitCode, Interrupted, ThorError, UsageError
 from thor_cli.secrets import redact
 
 app = typer.Typer(
@@ -35,6 +41,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=ThorGroup,
+    context_settings=CONTEXT_SETTINGS,
+    epilog="""
+    thor calendar                      the next six release cycles
+    thor tick                          what cron runs every day
+    thor status 2021.09                one release's steps
+    thor retry 2021.09 load-tests      re-arm a failed step for the next tick
+    thor demo                          a whole release cycle in a sandbox
+    """,
 )
 
 
@@ -57,6 +72,8 @@ def _global(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
+    if verbose and quiet:
+        raise UsageError("-v/--verbose and -q/--quiet contradict each other: give one")
     ctx.obj = GlobalOptions(config=config, now=now, verbose=verbose, quiet=quiet)
 
 
@@ -69,13 +86,17 @@ db_cmd.register(app)
 doctor_cmd.register(app)
 notes_cmd.register(app)
 demo_cmd.register(app)
+envs_cmd.register(app)
+report_cmd.register(app)
+serve_cmd.register(app)
+hotfix_cmd.register(app)
 
 
 _GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})
 _GLOBAL_WITH_VALUE = frozenset({"--config", "--now"})
 # Options of sub-commands that take a value: the token after them is never a global option.
 _VALUE_OPTIONS = frozenset(
-    {"--reason", "--note", "--from", "--months", "--wait", "--feature-freeze", "--code-freeze", "--dir"}
+    {"--reason", "--note", "--from", "--months", "--wait", "--feature-freeze", "--code-freeze", "--dir", "--out"}
 )
 
 
@@ -108,16 +129,26 @@ def _is_parser_error(exc: Exception) -> bool:
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code") and hasattr(exc, "show")
 
 
+@functools.cache
+def _command() -> typer.core.TyperGroup:
+    """The click command, built from ``app`` once per process: building it inspects every command's
+    signature (some 10 ms), which tests calling ``main`` in-process a thousand times would pay each time."""
+    return typer.main.get_command(app)  # type: ignore[return-value]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run thor; returns the exit code. Commands signal a non-zero code with ``typer.Exit``."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        result = app(args=args, prog_name="thor", standalone_mode=False)
+        result = _command()(args=args, prog_name="thor", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitCode.BAD_INPUT)
     except ThorError as exc:
         print(f"thor: {redact(exc.message)}", file=sys.stderr)
         return int(exc.exit_code)
+    except Interrupted as exc:  # a step was running: it recorded the interruption and freed its lease
+        print(f"thor: interrupted ({exc.signal_name})", file=sys.stderr)
+        return exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
         print("thor: interrupted", file=sys.stderr)
         return 130
@@ -126,8 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args or type(exc).__name__ == "NoArgsIsHelpError":
                 exc.show()  # type: ignore[attr-defined]  # bare `thor`: the help is the answer
                 return int(ExitCode.BAD_INPUT)
-            command = next((a for a in args if not a.startswith("-")), None)
-            hint = f"`thor {command} --help`" if command and command in _COMMAND_NAMES else "`thor --help`"
+            hint = _help_hint(exc, args)
             print(f"thor: {exc.format_message()} (see {hint})", file=sys.stderr)  # type: ignore[attr-defined]
             return int(getattr(exc, "exit_code", ExitCode.BAD_INPUT))
         # A bug: one line, the traceback only on request.
@@ -140,6 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.STEP_FAILED)
     # --help and typer.Exit end here with their exit code; commands that finish normally return None.
     return result if isinstance(result, int) else 0
+
+
+def _help_hint(exc: Exception, args: list[str]) -> str:
+    """The help of the command that was given (`thor release reschedule --help`), else `thor --help`."""
+    context = getattr(exc, "ctx", None)
+    path = getattr(context, "command_path", "") or ""
+    if path.startswith("thor ") and getattr(context, "parent", None) is not None:
+        return f"`{path} --help`"
+    command = next((a for a in args if not a.startswith("-")), None)
+    return f"`thor {command} --help`" if command and command in _COMMAND_NAMES else "`thor --help`"
 
 
 _COMMAND_NAMES = frozenset(
@@ -158,5 +198,8 @@ _COMMAND_NAMES = frozenset(
         "doctor",
         "notes",
         "demo",
+        "report",
+        "serve",
+        "hotfix",
     }
 )

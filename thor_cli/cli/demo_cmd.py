@@ -6,9 +6,20 @@ from pathlib import Path
 
 import typer
 
+from thor_cli.cli.helptext import command
+
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    command(
+        app,
+        "demo",
+        demo,
+        """
+        thor demo                              run the cycle in a throw-away sandbox
+        thor demo --dir thor-demo              keep the sandbox to explore
+        thor demo --dir thor-demo --setup-only build it, then follow docs/tutorial.md
+        """,
+    )
 
 
 def demo(
@@ -22,9 +33,20 @@ def demo(
         False, "--setup-only", help="Only build the sandbox (needs --dir), to run the cycle by hand."
     ),
 ) -> None:
-    """Run release 2021.09 from feature freeze to code freeze in a throw-away sandbox, with time travel."""
-    from thor_cli.demo.run import demo_main
+    """Run release 2021.09 in a throw-away sandbox, with time travel.
 
-    code = demo_main(directory, setup_only=setup_only)
+    From feature freeze to code freeze, with local git repositories and an SQLite database; Ctrl-C stops it
+    at once and cleans up.
+    """
+    import sys
+
+    from thor_cli.demo.run import INTERRUPTED, Interrupted, demo_main
+
+    try:
+        code = demo_main(directory, setup_only=setup_only)
+    except KeyboardInterrupt as exc:
+        if not isinstance(exc, Interrupted):
+            print("thor: interrupted", file=sys.stderr)
+        raise typer.Exit(INTERRUPTED) from None
     if code:
         raise typer.Exit(code)

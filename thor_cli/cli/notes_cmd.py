@@ -7,19 +7,20 @@ import sys
 import typer
 
 from thor_cli.cli import render
+from thor_cli.cli.helptext import command
 from thor_cli.cli.options import runtime
 
 
 def register(app: typer.Typer) -> None:
-    app.command("notes")(notes)
+    command(app, "notes", notes, "thor notes 2021.09\nthor notes 2021.09 > release-notes.md\nthor notes 2021.09 --json")
 
 
 def notes(
     ctx: typer.Context,
-    version: str = typer.Argument(..., help="The release, like 2021.09."),
+    version: str = typer.Argument(..., metavar="VERSION", help="The release, like 2021.09."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Print the release notes (Markdown) written by the release-notes step."""
+    """Print the release notes written by the release-notes step."""
     from thor_cli.notes import stored_notes
 
     found = stored_notes(runtime(ctx), version)

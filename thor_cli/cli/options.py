@@ -27,13 +27,31 @@ def options(ctx: typer.Context) -> GlobalOptions:
     return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
 
 
+# Commands that only read: they open the database read-only and never create or migrate it (nor does any
+# command run with --dry-run). `thor doctor` builds its own read-only runtime (thor_cli/doctor.py).
+READ_ONLY_COMMANDS = frozenset({"status", "log", "steps", "calendar", "notes", "doctor"})
+
+
+def writes(ctx: typer.Context) -> bool:
+    """Whether this command may write to the database (and so create or migrate it)."""
+    path = ctx.command_path.split()[1:]  # "thor status" -> ["status"]
+    if ctx.params.get("dry_run"):
+        return False
+    return not (path and path[0] in READ_ONLY_COMMANDS)
+
+
 def runtime(ctx: typer.Context) -> Runtime:
     from thor_cli.runtime import Runtime
 
     opts = options(ctx)
     if opts._runtime is None:
-        opts._runtime = Runtime.create(opts.config, opts.now, verbose=opts.verbose, quiet=opts.quiet)
+        opts._runtime = Runtime.create(
+            opts.config, opts.now, verbose=opts.verbose, quiet=opts.quiet, writable=writes(ctx)
+        )
         ctx.call_on_close(opts._runtime.close)
+        # Every command checks the whole configuration the same way (pipeline and what it points to, like the
+        # codenames file), so `thor steps` cannot pass a file that `thor calendar` then refuses.
+        opts._runtime.validate()
     return opts._runtime
 
 

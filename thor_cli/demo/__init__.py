@@ -29,6 +29,7 @@ MESSAGES_LOG = "slack-messages.log"
 NOTES_DIR = "release-notes"
 REMOTES_DIR = "remotes"
 SCRIPTS_DIR = "scripts"
+REPORT_DIR = "report"  # the release board (a link to a hidden generation directory beside it)
 
 # The repositories: named like Gen3's, each with pull requests released in 2021.08 and more since.
 ORG = "uc-cdis"

@@ -12,17 +12,27 @@ import shlex
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from thor_cli import demo
 from thor_cli.cli import render
-from thor_cli.demo.sandbox import Sandbox, build, demo_environment, prepare
+from thor_cli.demo.sandbox import Sandbox, build, claimed, demo_environment
 from thor_cli.errors import ExitCode, ThorError, UsageError
 
+if TYPE_CHECKING:
+    from thor_cli.demo.environments import StandIn
+
 RULE_WIDTH = 78
+INTERRUPTED = 130  # what `thor` exits with on Ctrl-C (143 on SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a thor command of the demo, which already said "thor: interrupted"."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,7 @@ class Stage:
     story: str
     commands: tuple[tuple[str, ...], ...]
     quiet: bool = False  # the stage's last command is expected to print nothing: say so when it does
+    act: Callable[[StandIn], list[str]] | None = None  # what people do first (environment owners), narrated
 
 
 STAGES = (
@@ -48,6 +59,13 @@ STAGES = (
         (("tick", "--now", demo.FEATURE_FREEZE),),
     ),
     Stage(
+        "The CI environment: Fri 2021-09-10, 10:00",
+        "Once CI had built the integration images, `check-images` passed and `rollout-ci` opened a pull "
+        "request moving the CI environment to them. Its owner merges it; the next tick sees it.",
+        (("tick", "--now", "2021-09-10T10:00"), ("envs",)),
+        act=lambda standin: [standin.merge("ci")],
+    ),
+    Stage(
         "A day between: Fri 2021-09-17",
         "Nothing is due. `--dry-run` shows what waits for what; the tick itself prints nothing, so cron mails nothing.",
         (("tick", "--dry-run", "--now", demo.BETWEEN), ("tick", "--now", demo.BETWEEN)),
@@ -59,6 +77,13 @@ STAGES = (
         "announce the release.",
         (("tick", "--now", demo.CODE_FREEZE),),
     ),
+    Stage(
+        "Release day: Fri 2021-09-24, 14:00",
+        "After the tag, `check-release-images` found the release images and `rollout` opened a pull request "
+        "per environment on the GitOps repository. Their owners review them: qa merges, staging declines.",
+        (("tick", "--now", "2021-09-24T14:00"), ("envs",)),
+        act=lambda standin: [standin.merge("qa"), standin.decline("staging")],
+    ),
 )
 
 
@@ -68,36 +93,59 @@ def demo_main(directory: Path | None, *, setup_only: bool = False) -> int:
         raise UsageError("--setup-only needs --dir DIR (a throw-away sandbox would be deleted at once)")
     started = time.monotonic()
     out = _narrator()
-    with demo_environment():
-        root = prepare(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="thor-demo-"))
-        try:
+    with demo_environment(), _sandbox_root(directory) as root:
+        # Ctrl-C anywhere ends the demo at once (KeyboardInterrupt): the sandbox root is cleaned up on the
+        # way out and `thor` exits 130; nothing more is run or shown.
+        if setup_only:
             box = build(root)
-            _introduce(out, box, keep=directory is not None, setup_only=setup_only)
-            if setup_only:
-                _explore(out, box, setup_only=True)
-                return 0
-            status = run_cycle(box, out)
-            _conclude(out, box, status, keep=directory is not None, seconds=time.monotonic() - started)
-            return 0 if status == "released" else int(ExitCode.STEP_FAILED)
-        finally:
-            if directory is None:
-                shutil.rmtree(root, ignore_errors=True)
+            _introduce(out, box, keep=True, setup_only=True)
+            _explore(out, box, setup_only=True)
+            return 0
+        from thor_cli.demo.environments import standin_running
+
+        with standin_running() as standin:
+            box = build(root, standin.url)
+            _introduce(out, box, keep=directory is not None, setup_only=False)
+            status = run_cycle(box, out, standin)
+        _conclude(out, box, status, keep=directory is not None, seconds=time.monotonic() - started)
+        return 0 if status == "released" else int(ExitCode.STEP_FAILED)
 
 
-def run_cycle(box: Sandbox, out: Console) -> str:
+@contextlib.contextmanager
+def _sandbox_root(directory: Path | None) -> Iterator[Path]:
+    """The given directory, claimed (locked) for this demo; else a temporary one, deleted at the end."""
+    if directory is not None:
+        with claimed(directory) as root:
+            yield root
+        return
+    root = Path(tempfile.mkdtemp(prefix="thor-demo-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run_cycle(box: Sandbox, out: Console, standin: StandIn | None = None) -> str:
     """Run the stages, then show the status and the notes; returns the release's status at the end."""
-    _run_stages(box, out)
+    _run_stages(box, out, standin)
     _rule(out, f"Release {demo.VERSION}")
     thor(box, ("status", demo.VERSION))
     _rule(out, "The release notes")
     thor(box, ("notes", demo.VERSION))
+    _rule(out, "The release board")
+    out.print("The same state as a static site for project managers (each tick above kept it up to date):")
+    thor(box, ("report", "--now", demo.CODE_FREEZE))
     return release_status(box)
 
 
-def _run_stages(box: Sandbox, out: Console) -> None:
+def _run_stages(box: Sandbox, out: Console, standin: StandIn | None) -> None:
     for stage in STAGES:
+        if stage.act is not None and standin is None:
+            continue  # no environments in this sandbox
         _rule(out, stage.title)
         out.print(stage.story, markup=False)
+        for line in stage.act(standin) if stage.act is not None and standin is not None else []:
+            out.print(f"({line})", style="dim", markup=False, soft_wrap=True)
         for index, command in enumerate(stage.commands):
             capture = stage.quiet and index == len(stage.commands) - 1
             code, printed = thor(box, command, capture=capture)
@@ -117,11 +165,15 @@ def thor(box: Sandbox, args: tuple[str, ...], *, capture: bool = False) -> tuple
     render.console().print(f"$ thor {shlex.join(args)}", style="bold", markup=False, soft_wrap=True)
     argv = ["--config", str(box.config), *args]
     if not capture:
-        return main(argv), ""
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = main(argv)
-    return code, buffer.getvalue()
+        code, printed = main(argv), ""
+    else:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = main(argv)
+        printed = buffer.getvalue()
+    if code in (INTERRUPTED, 143):  # the command caught Ctrl-C (or SIGTERM) and said so: the demo stops too
+        raise Interrupted
+    return code, printed
 
 
 def release_status(box: Sandbox) -> str:
@@ -162,6 +214,12 @@ def _introduce(out: Console, box: Sandbox, *, keep: bool, setup_only: bool) -> N
         f"{demo.MESSAGES_LOG} instead of Slack; the JIRA steps off (no JIRA here)",
         markup=False,
     )
+    if box.remote("uc-cdis/gen3-gitops").exists():
+        out.print(
+            "  environments ci, qa and staging in remotes/uc-cdis/gen3-gitops.git (Helm values); a local stand-in "
+            "answers for GitHub's pull requests and the image registry while the demo runs",
+            markup=False,
+        )
     if not setup_only:
         shown = f"thor --config {_quote(box.config)} ..."
         out.print(f"Each command runs as `{shown}`.", markup=False, style="dim", soft_wrap=True)
@@ -211,7 +269,7 @@ def _explore(out: Console, box: Sandbox, *, setup_only: bool) -> None:
             f"log {demo.VERSION}",
         ]
     else:
-        commands = [f"status {demo.VERSION}", f"log {demo.VERSION} load-tests", f"notes {demo.VERSION}"]
+        commands = [f"status {demo.VERSION}", f"log {demo.VERSION} load-tests", f"notes {demo.VERSION}", "envs"]
     intro = "Run the cycle by hand (docs/tutorial.md)" if setup_only else "Explore by hand"
     out.print(f"{intro}, or `cd` there and leave out --config:", markup=False)
     for command in commands:

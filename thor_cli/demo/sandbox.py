@@ -3,11 +3,12 @@
 Layout of a sandbox (names in ``thor_cli.demo``)::
 
     thor.toml                 the configuration: SQLite, file:// repositories, local notifier, no JIRA
-    thor.db                   the SQLite database (created by the first thor command)
+    thor.db                   the SQLite database (created empty with the sandbox, as `thor db upgrade` does)
     remotes/uc-cdis/NAME.git  bare repositories standing in for GitHub
     scripts/load-tests.py     the command standing in for the Jenkins load tests
     slack-messages.log        what would have gone to Slack (written by the notifier)
     release-notes/            written by the release-notes step
+    report/                   the release board, rewritten by each tick that changed something
     .thor-demo                marks the directory as a sandbox that ``thor demo --dir`` may rebuild
 
 Each repository is written in one ``git fast-import`` run with fixed identities and dates, so its commit ids
@@ -94,15 +95,56 @@ def demo_environment() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def prepare(directory: Path) -> Path:
-    """Check that ``directory`` may hold a sandbox and empty it of a previous one; returns it, absolute."""
+LOCK_NAME = ".thor-demo.lock"
+
+
+@contextmanager
+def claimed(directory: Path) -> Iterator[Path]:
+    """``directory``, absolute, emptied of a previous sandbox and locked for this demo until the block ends.
+
+    A second ``thor demo --dir`` on the same directory is refused while the first runs (an ``flock`` on a
+    lock file, released by the kernel even if the first is killed); a directory that cannot be written is
+    one line, exit 2.
+    """
+    import fcntl
+
     root = directory.expanduser().resolve()
     if root.exists() and not root.is_dir():
         raise UsageError(f"{directory} is not a directory")
-    if root.is_dir() and any(root.iterdir()):
-        if not (root / demo.MARKER).is_file():
-            raise UsageError(f"{directory} is not empty and is not a thor demo sandbox: give a new or empty one")
-        remove_sandbox(root, keep_dir=True)
+    _refuse_foreign(root, directory)  # before the lock file: a directory that is not ours gets nothing written
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(root / LOCK_NAME, "a+")  # noqa: SIM115  (held for the whole demo)
+    except OSError as exc:
+        raise UsageError(f"cannot build the demo sandbox in {directory}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            busy = f"{directory} is in use by another `thor demo`: wait for it or use another --dir"
+            raise UsageError(busy) from None
+        prepare(root, directory)
+        yield root
+    finally:
+        handle.close()
+
+
+def _refuse_foreign(root: Path, shown: Path) -> bool:
+    """Refuse a directory holding something else than a sandbox; whether it holds a sandbox to rebuild."""
+    others = [p for p in root.iterdir() if p.name != LOCK_NAME] if root.is_dir() else []
+    if others and not (root / demo.MARKER).is_file():
+        raise UsageError(f"{shown} is not empty and is not a thor demo sandbox: give a new or empty one")
+    return bool(others)
+
+
+def prepare(root: Path, given: Path | None = None) -> Path:
+    """Check that ``root`` (absolute) may hold a sandbox and empty it of a previous one."""
+    shown = given or root
+    if _refuse_foreign(root, shown):
+        try:
+            remove_sandbox(root, keep_dir=True)
+        except OSError as exc:
+            raise UsageError(f"cannot rebuild the demo sandbox in {shown}: {exc.strerror or exc}") from None
     root.mkdir(parents=True, exist_ok=True)
     return root
 
@@ -111,7 +153,8 @@ def remove_sandbox(root: Path, *, keep_dir: bool = False) -> None:
     """Delete what a sandbox is made of (and nothing else); the directory too unless ``keep_dir``."""
     names = (demo.REMOTES_DIR, demo.SCRIPTS_DIR, demo.NOTES_DIR, demo.CONFIG_NAME, demo.MESSAGES_LOG)
     databases = [demo.DATABASE_NAME + suffix for suffix in ("", "-journal", "-wal", "-shm")]
-    for name in (*names, *databases, demo.MARKER):  # the marker last: a half-removed sandbox stays one
+    board = [demo.REPORT_DIR, *(p.name for p in root.glob(f".{demo.REPORT_DIR}.*"))]  # the link, its generations
+    for name in (*names, *databases, *board, demo.MARKER):  # the marker last: a half-removed sandbox stays one
         path = root / name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
@@ -121,8 +164,9 @@ def remove_sandbox(root: Path, *, keep_dir: bool = False) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def build(root: Path) -> Sandbox:
-    """Write a complete sandbox into the (empty) directory ``root``."""
+def build(root: Path, standin_url: str | None = None) -> Sandbox:
+    """Write a complete sandbox into the (empty) directory ``root`` (with environments, a GitOps repository
+    and the stand-in at ``standin_url`` for GitHub and the registry, when given)."""
     sandbox = Sandbox(root)
     (root / demo.MARKER).write_text(
         "This directory is a `thor demo` sandbox: `thor demo --dir` with it deletes and rebuilds it.\n",
@@ -135,7 +179,17 @@ def build(root: Path) -> Sandbox:
     script = scripts / "load-tests.py"
     script.write_text(LOAD_TESTS_SCRIPT, encoding="utf-8")
     script.chmod(0o755)
-    sandbox.config.write_text(config_text(sandbox), encoding="utf-8")
+    text = config_text(sandbox)
+    if standin_url is not None:
+        from thor_cli.demo.environments import GITOPS, config_block, make_gitops
+
+        make_gitops(sandbox.remote(GITOPS))
+        text += config_block(standin_url)
+    sandbox.config.write_text(text, encoding="utf-8")
+    # Commands that only read (a first `thor tick --dry-run`, `thor status`) never create the database.
+    from thor_cli.store.db import open_store
+
+    open_store(f"sqlite:///{sandbox.database}").dispose()
     return sandbox
 
 
@@ -172,6 +226,10 @@ echo = true
 
 [notes]
 dir = {_toml(demo.NOTES_DIR)}
+
+[report]
+# The release board: every tick that changes something rewrites it.
+dir = {_toml(demo.REPORT_DIR)}
 
 # There is no JIRA server in the demo, so the two JIRA steps are turned off (announce then follows
 # merge-stable). With a real JIRA, delete these two tables and set [jira] url and project.

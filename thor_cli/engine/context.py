@@ -1,14 +1,26 @@
-"""The engine's implementation of ``StepContext``: each write commits at once, guarded by our lease."""
+"""The engine's implementation of ``StepContext``: every write a step makes goes through one guarded path.
+
+``_guarded`` opens a unit of work, renews the lease with the same UPDATE that proves this process still holds
+it, and only then writes what the step asked for (its state, a per-repository result, an event, a Slack
+message). A holder that lost its lease therefore writes nothing at all, and learns it at its next write
+(``LeaseLost``). A background heartbeat renews the lease while the step works, so a slow but live step is never
+taken over; the same thread enforces the step's timeout on the work it started, by stopping its children.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel import Session
+
+from thor_cli.durations import format_duration
+from thor_cli.engine.holder import Holder
 from thor_cli.engine.reporting import Reporter
 from thor_cli.errors import StepError
 from thor_cli.pipeline import Step
@@ -23,6 +35,26 @@ class LeaseLost(StepError):
     """Another process took the step over; this one must stop touching it."""
 
 
+class StepTimedOut(StepError):
+    """The step ran past its timeout; its children were stopped."""
+
+
+def lease_length(rt: Runtime) -> timedelta:
+    return rt.settings.config.engine.lease
+
+
+def child_groups() -> list[int]:
+    from thor_cli.adapters import proc
+
+    return proc.live_process_groups()
+
+
+def stop_children() -> None:
+    from thor_cli.adapters import proc
+
+    proc.terminate_children()
+
+
 class EngineStepContext:
     def __init__(
         self,
@@ -35,6 +67,7 @@ class EngineStepContext:
         force: bool,
         reporter: Reporter,
         actor: str,
+        deadline: datetime | None = None,
     ) -> None:
         self.rt = rt
         self.release = info
@@ -49,10 +82,60 @@ class EngineStepContext:
         self.started_at = run.started_at
         self.timeout = step.timeout
         self.run_row = run
+        self.run_id: int = run.id  # type: ignore[assignment]
         self.reporter = reporter
         self.actor = actor
+        self.deadline = deadline
+        self.lost: str | None = None  # why this process no longer holds the step
+        self.timed_out = False
         self._state = leases.load_state(run)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    # -- the guarded path ---------------------------------------------------------------------------
+
+    def guarded(
+        self, write: Callable[[Session], None] | None = None, *, final: bool = False, **run_values: Any
+    ) -> None:
+        """One unit of work: prove we hold the lease (renewing it), then write; nothing at all otherwise.
+
+        ``final`` is the engine recording the turn's result, which a step past its timeout still may.
+        """
+        with self._lock:
+            if self.lost:
+                raise LeaseLost(self.lost)
+            if self.timed_out and not final:
+                raise StepTimedOut(f"timed out after {format_duration(self.timeout)}")
+            now = self.clock.now()
+            # Renew the lease with the write itself; a final write (the result) releases it instead.
+            values: dict[str, Any] = {
+                "lease_expires_at": now + lease_length(self.rt),
+                "lease_holder": Holder.me(child_groups()).dump(),
+                "updated_at": now,
+                **run_values,
+            }
+            with self.rt.store.transaction() as tx:
+                if not leases.held(tx, self.run_id, self.rt.owner, **values):
+                    self.lost = f"{self.step_name}: another process took this step over"
+                    raise LeaseLost(self.lost)
+                if write is not None:
+                    write(tx)
+
+    def heartbeat(self) -> bool:
+        """Renew the lease and enforce the timeout; False once the step must stop."""
+        if self.deadline is not None and self.clock.now() >= self.deadline and not self.timed_out:
+            self.timed_out = True
+            stop_children()
+            return False
+        try:
+            self.guarded()
+        except (LeaseLost, StepTimedOut):
+            stop_children()  # they work for a step this process no longer holds
+            return False
+        except Exception:
+            return True
+        return True
+
+    # -- StepContext ---------------------------------------------------------------------------------
 
     @property
     def state(self) -> dict[str, Any]:
@@ -60,18 +143,9 @@ class EngineStepContext:
 
     def save_state(self, **values: Any) -> None:
         with self._lock:
-            self._state.update(values)
-            with self.rt.store.session() as session:
-                updated = leases.update_held(
-                    session,
-                    self.run_row,
-                    self.rt.owner,
-                    state=leases.dump_state(self._state),
-                    updated_at=self.clock.now(),
-                )
-            if updated is None:
-                raise LeaseLost(f"{self.step_name}: another process took this step over")
-            self.run_row = updated
+            state = self._state | values
+            self.guarded(state=leases.dump_state(state))
+            self._state = state
 
     def repo_results(self, step: str | None = None) -> dict[str, RepoRecord]:
         with self.rt.store.session() as session:
@@ -82,9 +156,9 @@ class EngineStepContext:
         }
 
     def record_repo(self, record: RepoRecord) -> None:
-        with self._lock, self.rt.store.session() as session:
+        def write(tx: Session) -> None:
             queries.upsert_repo_result(
-                session,
+                tx,
                 release_id=self.release_row.id,  # type: ignore[arg-type]
                 step=self.step_name,
                 repo=record.repo,
@@ -95,10 +169,12 @@ class EngineStepContext:
                 now=self.clock.now(),
             )
 
+        self.guarded(write)
+
     def log(self, message: str) -> None:
-        with self._lock, self.rt.store.session() as session:
+        def write(tx: Session) -> None:
             queries.add_event(
-                session,
+                tx,
                 at=self.clock.now(),
                 actor=self.actor,
                 kind="log",
@@ -106,6 +182,8 @@ class EngineStepContext:
                 release_id=self.release_row.id,
                 step=self.step_name,
             )
+
+        self.guarded(write)
         self.reporter.detail(f"{self.release.version} {self.step_name}: {redact(message)}")
 
     def progress(self, total: int, description: str) -> AbstractContextManager[Progress]:
@@ -114,8 +192,46 @@ class EngineStepContext:
     def notify(self, text: str, *, broadcast: bool = False) -> None:
         from thor_cli import notify
 
-        with self._lock, self.rt.store.session() as session:
-            notify.enqueue(self.rt, session, self.release_row, "broadcast" if broadcast else "reply", text, commit=True)
+        def write(tx: Session) -> None:
+            notify.enqueue(self.rt, tx, self.release_row, "broadcast" if broadcast else "reply", text)
+
+        self.guarded(write)
+
+
+class Heartbeat:
+    """Beats every third of a lease (at least once a second) until stopped or the step must stop."""
+
+    def __init__(self, ctx: EngineStepContext) -> None:
+        self.ctx = ctx
+        lease = lease_length(ctx.rt).total_seconds()
+        self.every = max(min(lease / 3, 60.0), 0.2)
+        if ctx.deadline is not None:  # notice the timeout promptly, without beating all the time
+            self.every = min(self.every, max((ctx.deadline - ctx.clock.now()).total_seconds() / 4, 0.2))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="thor-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        from thor_cli.adapters import proc
+
+        proc.add_spawn_listener(self._child_started)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from thor_cli.adapters import proc
+
+        proc.remove_spawn_listener(self._child_started)
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _child_started(self, _pgid: int) -> None:
+        # Record the new process group with the lease at once, so that a takeover after a crash can stop it.
+        self.ctx.heartbeat()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            if not self.ctx.heartbeat():
+                return
 
 
 class _NullProgress:

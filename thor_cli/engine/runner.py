@@ -1,31 +1,46 @@
-"""Running one step exactly once: claim it, run or poll it, record the outcome and what follows from it."""
+"""Running one step exactly once: claim it, run or poll it, record the outcome and what follows from it.
+
+Each unit of work is one ``with rt.store.transaction()`` block, visible here:
+
+- the claim, its ``started`` event and its Slack message;
+- every write the step makes while it runs (``EngineStepContext.guarded``);
+- the result: the run's new state (decided by ``transition``), its event, its Slack messages and the release's
+  status, derived under the release's row lock.
+
+A run whose holder died is recovered: the crash is recorded as a turn of its own (counted like a failed
+attempt, see ``transition``), and the step runs again only if that leaves it due.
+"""
 
 from __future__ import annotations
 
+import signal
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from thor_cli import notify
 from thor_cli.adapters.proc import tail
 from thor_cli.durations import format_duration
-from thor_cli.engine.context import EngineStepContext, LeaseLost
+from thor_cli.engine import failpoints
+from thor_cli.engine.context import EngineStepContext, Heartbeat, LeaseLost, StepTimedOut, lease_length, stop_children
+from thor_cli.engine.holder import Holder
 from thor_cli.engine.reporting import Reporter
 from thor_cli.engine.scheduler import Mode
-from thor_cli.errors import ThorError
+from thor_cli.engine.transition import Happened, Turn, transition
+from thor_cli.errors import Interrupted, ThorError
 from thor_cli.pipeline import Step
 from thor_cli.releases import compute_status, release_info
 from thor_cli.runtime import Runtime
 from thor_cli.secrets import redact
 from thor_cli.steps.base import StepResult
 from thor_cli.store import leases, queries
-from thor_cli.store.models import Release, StepRun, StepStatus
-
-# Past the step's own timeout, so a slow but live holder is not taken over.
-LEASE_MARGIN = timedelta(minutes=5)
-POLL_LEASE = timedelta(minutes=10)
+from thor_cli.store.models import Release, StepRun
 
 
 @dataclass(frozen=True)
@@ -38,20 +53,17 @@ class Outcome:
 
 def ensure_step_runs(rt: Runtime, release: Release) -> dict[str, StepRun]:
     """Create a pending run for every enabled step that has none yet (also steps added to the pipeline later)."""
-    from sqlalchemy.exc import IntegrityError
-
-    with rt.store.session() as session:
-        runs = queries.step_runs(session, release.id)  # type: ignore[arg-type]
+    with rt.store.transaction() as tx:
+        runs = queries.step_runs(tx, release.id)  # type: ignore[arg-type]
         missing = [s.name for s in rt.pipeline.enabled if s.name not in runs]
         for name in missing:
             try:
-                with session.begin_nested():
-                    session.add(StepRun(release_id=release.id, name=name, updated_at=rt.clock.now()))  # type: ignore[arg-type]
+                with tx.begin_nested():
+                    tx.add(StepRun(release_id=release.id, name=name, updated_at=rt.clock.now()))  # type: ignore[arg-type]
             except IntegrityError:
                 pass  # another tick created it
         if missing:
-            session.commit()
-            runs = queries.step_runs(session, release.id)  # type: ignore[arg-type]
+            runs = queries.step_runs(tx, release.id)  # type: ignore[arg-type]
         return runs
 
 
@@ -66,45 +78,61 @@ def execute(
     actor: str,
     force: bool = False,
 ) -> Outcome:
+    if mode == "recover":
+        return recover(rt, release, step, run, reporter=reporter, actor=actor)
     now = rt.clock.now()
-    new_attempt = mode in ("run", "recover") and not leases.load_state(run).get("_waiting")
-    lease = POLL_LEASE if mode in ("poll", "timeout") else step.timeout + LEASE_MARGIN
-    with rt.store.session() as session:
-        claimed = leases.claim(session, run, owner=rt.owner, now=now, lease_until=now + lease, new_attempt=new_attempt)
-        if claimed is None:
+    was_waiting = bool(leases.load_state(run).get("_waiting")) and mode in ("poll", "timeout")
+    new_attempt = not was_waiting
+    values: dict[str, object] = {"updated_at": now}
+    if new_attempt:
+        values.update(attempts=StepRun.attempts + 1, started_at=now, finished_at=None)
+    # The claim, its event and its message: one unit, so a kill leaves either all three or none.
+    with rt.store.transaction() as tx:
+        if not leases.claim(
+            tx, run, owner=rt.owner, holder=Holder.me().dump(), lease_until=now + lease_length(rt), **values
+        ):
             return Outcome(release.version, step.name, "lost", "claimed by another process")
-        run = claimed
-        if mode == "recover":
-            queries.add_event(
-                session,
-                at=now,
-                actor=actor,
-                kind="recovered",
-                release_id=release.id,
-                step=step.name,
-                message="took over after the previous holder's lease expired",
-            )
+        run = leases.reload(tx, run.id)  # type: ignore[arg-type]
         if new_attempt:
-            queries.add_event(
-                session,
-                at=now,
-                actor=actor,
-                kind="started",
-                release_id=release.id,
-                step=step.name,
-                message=f"attempt {run.attempts} of {step.max_attempts}",
-            )
-            notify.step_started(rt, session, release, step.name, run.attempts)
+            _event(tx, rt, release, step, actor, "started", f"attempt {run.attempts} of {step.max_attempts}")
+            notify.step_started(rt, tx, release, step.name, run.attempts)
+        failpoints.reached("claim-uncommitted")
+    failpoints.reached("step-claimed")
     reporter.detail(f"{release.version} {step.name}: {mode}")
     info = release_info(release, rt.settings.config.schedule.timezone)
-    ctx = EngineStepContext(rt, release, info, step, run, force=force, reporter=reporter, actor=actor)
-    if mode == "timeout":
-        result = StepResult.fail(f"timed out after {format_duration(step.timeout)}")
-    else:
-        result = _call(step, ctx, poll=mode == "poll" or (mode == "recover" and bool(ctx.state.get("_waiting"))))
+    ctx = EngineStepContext(
+        rt, release, info, step, run, force=force, reporter=reporter, actor=actor, deadline=now + step.timeout
+    )
+    try:
+        with Heartbeat(ctx), _interruptible():
+            result = _timed_out(step, ctx) if mode == "timeout" else _call(step, ctx, poll=was_waiting)
+    except Interrupted as exc:
+        stop_children()
+        detail = f"interrupted by {signal.Signals(exc.signum).name}"
+        _finish(
+            rt,
+            release,
+            step,
+            ctx,
+            Turn("interrupted", detail, run.attempts, step.max_attempts, step.retry_after, was_waiting),
+            reporter=reporter,
+            actor=actor,
+        )
+        raise
     if result is None:
         return Outcome(release.version, step.name, "lost", "lease lost while running")
-    return record(rt, release, step, ctx, result, reporter=reporter, actor=actor)
+    if ctx.timed_out and result.status != "succeeded":
+        result = StepResult.fail(f"timed out after {format_duration(step.timeout)}", output=result.output)
+    turn = Turn(
+        result.status,
+        redact(result.detail),
+        run.attempts,
+        step.max_attempts,
+        step.retry_after,
+        was_waiting,
+        poll_after=result.poll_after,
+    )
+    return _finish(rt, release, step, ctx, turn, result=result, reporter=reporter, actor=actor)
 
 
 def _call(step: Step, ctx: EngineStepContext, *, poll: bool) -> StepResult | None:
@@ -113,116 +141,200 @@ def _call(step: Step, ctx: EngineStepContext, *, poll: bool) -> StepResult | Non
         return step_type.poll(ctx) if poll else step_type.run(ctx)
     except LeaseLost:
         return None
+    except StepTimedOut as exc:
+        return StepResult.fail(exc.message)
     except ThorError as exc:
         return StepResult.fail(exc.message, output=getattr(exc, "output", None))
     except Exception as exc:  # a bug in a step must still be recorded, never leave the run dangling
         return StepResult.fail(f"internal error: {type(exc).__name__}: {exc}", output=traceback.format_exc())
 
 
-def record(
+def _timed_out(step: Step, ctx: EngineStepContext) -> StepResult | None:
+    """A waiting step at its timeout: look one last time; only work still going on is timed out."""
+    last = _call(step, ctx, poll=True)
+    if last is None or last.status != "waiting":
+        return last
+    try:
+        return step.step_type.timed_out(ctx, last)
+    except LeaseLost:
+        return None
+    except ThorError as exc:
+        return StepResult.fail(f"timed out after {format_duration(step.timeout)}; {exc.message}")
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGINT/SIGTERM stop the step's children and unwind to ``execute``, which records the interruption."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        stop_children()
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def recover(rt: Runtime, release: Release, step: Step, run: StepRun, *, reporter: Reporter, actor: str) -> Outcome:
+    """Take over a run whose holder died, make sure nothing of it still runs, and record the crash."""
+    now = rt.clock.now()
+    old_owner = run.lease_owner or "?"
+    holder = Holder.load(run.lease_holder)
+    why = (holder.gone() if holder else None) or "its lease expired"
+    state = leases.load_state(run)
+    was_waiting = bool(state.get("_waiting"))
+    with rt.store.transaction() as tx:
+        if not leases.claim(tx, run, owner=rt.owner, holder=Holder.me().dump(), lease_until=now + lease_length(rt)):
+            return Outcome(release.version, step.name, "lost", "claimed by another process")
+        run = leases.reload(tx, run.id)  # type: ignore[arg-type]
+    killed = holder.reap() if holder else []
+    if killed:
+        reporter.detail(f"{release.version} {step.name}: stopped {len(killed)} process group(s) left by {old_owner}")
+    info = release_info(release, rt.settings.config.schedule.timezone)
+    ctx = EngineStepContext(rt, release, info, step, run, force=False, reporter=reporter, actor=actor)
+    crashes = int(state.get("_crashes") or 0) + 1
+    turn = Turn(
+        "crashed",
+        f"took over from {old_owner}: {why}",
+        run.attempts,
+        step.max_attempts,
+        step.retry_after,
+        was_waiting,
+        crashes=crashes,
+    )
+    return _finish(rt, release, step, ctx, turn, reporter=reporter, actor=actor, crashes=crashes)
+
+
+def _finish(
     rt: Runtime,
     release: Release,
     step: Step,
     ctx: EngineStepContext,
-    result: StepResult,
+    turn: Turn,
     *,
     reporter: Reporter,
     actor: str,
+    result: StepResult | None = None,
+    crashes: int = 0,
 ) -> Outcome:
+    """Record a turn: the run's new state, its event, its messages and the release's status, in one unit."""
     now = rt.clock.now()
-    run = ctx.run_row
+    change = transition(turn, now)
     state = ctx.state
-    was_waiting = bool(state.get("_waiting"))
-    repeated_wait = result.status == "waiting" and was_waiting and redact(result.detail) == run.detail
-    detail = redact(result.detail)
-    output = tail(redact(result.output)) if result.output else None
-    values: dict[str, object] = {
-        "detail": detail,
-        "updated_at": now,
-        "lease_owner": None,
-        "lease_expires_at": None,
-    }
-    if output is not None:
-        values["output"] = output
-    if result.external_ref:
-        values["external_ref"] = redact(result.external_ref)
-    kind = result.status
-    if result.status == "succeeded":
-        values.update(status=StepStatus.SUCCEEDED, finished_at=now, next_attempt_at=None)
-        state.pop("_waiting", None)
-    elif result.status == "waiting":
+    repeated_wait = turn.happened == "waiting" and turn.was_waiting and turn.detail == ctx.run_row.detail
+    if change.waiting:
         state["_waiting"] = True
-        next_at = now + result.poll_after if result.poll_after is not None else None
-        values.update(status=StepStatus.WAITING, next_attempt_at=next_at)
-    elif run.attempts < step.max_attempts:
-        state.pop("_waiting", None)
-        retry_at = now + step.retry_after
-        values.update(status=StepStatus.PENDING, next_attempt_at=retry_at)
-        kind = "retry"
-        retry_note = f"retry after {retry_at:%Y-%m-%d %H:%M} UTC"
-        detail = f"attempt {run.attempts}/{step.max_attempts} failed: {detail}; {retry_note}"
-        values["detail"] = detail
     else:
         state.pop("_waiting", None)
-        values.update(status=StepStatus.FAILED, finished_at=now, next_attempt_at=None)
-    values["state"] = leases.dump_state(state)
-    # One transaction: the new state, its event, its outbox messages and the release's status.
-    with rt.store.session() as session:
-        if leases.update_held(session, run, rt.owner, commit=False, **values) is None:
-            return Outcome(release.version, step.name, "lost", "lease lost before recording")
+    if crashes and change.waiting:
+        state["_crashes"] = crashes
+    else:
+        state.pop("_crashes", None)
+    output = tail(redact(result.output)) if result and result.output else None
+    values: dict[str, object] = {
+        "status": change.status,
+        "detail": change.detail,
+        "attempts": change.attempts,
+        "next_attempt_at": change.next_attempt_at,
+        "state": leases.dump_state(state),
+        "lease_owner": None,
+        "lease_holder": None,
+        "lease_expires_at": None,
+    }
+    if change.finished:
+        values["finished_at"] = now
+    if output is not None:
+        values["output"] = output
+    link = redact(result.external_ref) if result and result.external_ref else None
+    if link:
+        values["external_ref"] = link
+
+    def write(tx: Session) -> None:
+        failpoints.reached("before-release-status")
         if not repeated_wait:
-            queries.add_event(
-                session,
-                at=now,
-                actor=actor,
-                kind=kind,
-                release_id=release.id,
-                step=step.name,
-                message=detail,
-                output=output,
-                commit=False,
-            )
-            notify.step_finished(rt, session, release, step.name, kind, detail, result.external_ref)
-        refresh_release_status(rt, session, release, actor=actor)
-        session.commit()
+            _event(tx, rt, release, step, actor, change.event, change.detail, output=output)
+            notify.step_finished(rt, tx, release, step.name, change.event, change.detail, link)
+        refresh_release_status(rt, tx, release, actor=actor)
+
+    try:
+        ctx.guarded(write, final=True, **values)
+    except (LeaseLost, StepTimedOut):
+        return Outcome(release.version, step.name, "lost", "lease lost before recording")
     if not repeated_wait:
-        reporter.event(f"{release.version} {step.name}: {kind}" + (f" — {detail}" if detail else ""))
-    return Outcome(release.version, step.name, str(values["status"]), detail)
+        detail = f" — {change.detail}" if change.detail else ""
+        reporter.event(f"{release.version} {step.name}: {change.event}{detail}")
+    return Outcome(release.version, step.name, str(change.status), change.detail)
 
 
-def refresh_release_status(rt: Runtime, session, release: Release, *, actor: str) -> str:  # type: ignore[no-untyped-def]
-    """Derive active / blocked / released from the steps and record a change of it; the caller commits."""
-    fresh = session.get(Release, release.id)
-    runs = queries.step_runs(session, release.id)
+def refresh_release_status(rt: Runtime, tx: Session, release: Release, *, actor: str) -> str:
+    """Derive active / blocked / released from the steps under the release's row lock, and record a change.
+
+    Cancelled is sticky: a step recorded after the cancel committed changes no release status.
+    """
+    locked = queries.lock_release(tx, release.id)  # type: ignore[arg-type]
+    failpoints.reached("release-locked")
+    runs = queries.step_runs(tx, release.id)  # type: ignore[arg-type]
     statuses = {name: run.status for name, run in runs.items()}
-    new_status = compute_status(fresh, statuses, [s.name for s in rt.pipeline.enabled])
-    if new_status != fresh.status:
+    new_status = compute_status(locked, statuses, [s.name for s in rt.pipeline.enabled])
+    if new_status != locked.status:
         now = rt.clock.now()
-        old = fresh.status
-        fresh.status, fresh.updated_at = new_status, now
-        session.add(fresh)
+        old = locked.status
+        locked.status, locked.updated_at = new_status, now
+        tx.add(locked)
         queries.add_event(
-            session,
+            tx,
             at=now,
             actor=actor,
             kind=f"release-{new_status}",
             release_id=release.id,
-            message=f"release {fresh.version}: {old} -> {new_status}",
-            commit=False,
+            message=f"release {locked.version}: {old} -> {new_status}",
         )
-        notify.release_changed(rt, session, fresh, new_status)
+        notify.release_changed(rt, tx, locked, new_status)
     release.status = new_status
     return new_status
 
 
-def record_release_start(rt: Runtime, session: Session, release: Release, *, actor: str, why: str) -> None:
-    """The event and the Slack thread that mark a release's start, in the caller's transaction."""
+def record_release_start(rt: Runtime, tx: Session, release: Release, *, actor: str, why: str) -> None:
+    """The event and the Slack thread that mark a release's start, in the caller's unit of work."""
     queries.add_event(
-        session,
+        tx,
         at=rt.clock.now(),
         actor=actor,
         kind="release-started",
         release_id=release.id,
         message=f"release {release.version} started {why}",
     )
-    notify.release_opened(rt, session, release)
+    notify.release_opened(rt, tx, release)
+
+
+def _event(
+    tx: Session,
+    rt: Runtime,
+    release: Release,
+    step: Step,
+    actor: str,
+    kind: str,
+    message: str,
+    *,
+    output: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    queries.add_event(
+        tx,
+        at=at or rt.clock.now(),
+        actor=actor,
+        kind=kind,
+        release_id=release.id,
+        step=step.name,
+        message=message,
+        output=output,
+    )
+
+
+__all__ = ["Happened", "Interrupted", "Outcome", "ensure_step_runs", "execute", "recover", "refresh_release_status"]

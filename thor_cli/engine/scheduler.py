@@ -28,6 +28,14 @@ class Decision:
         return self.mode is not None
 
 
+def holder_gone(run: StepRun) -> str | None:
+    """Why the run's holder is provably gone (it ran on this host and its process ended), else None."""
+    from thor_cli.engine.holder import Holder
+
+    holder = Holder.load(run.lease_holder)
+    return holder.gone() if holder else None
+
+
 def decide(pipeline: Pipeline, release: Release, runs: dict[str, StepRun], step: Step, now: datetime) -> Decision:
     run = runs.get(step.name)
     status = run.status if run else StepStatus.PENDING
@@ -38,10 +46,14 @@ def decide(pipeline: Pipeline, release: Release, runs: dict[str, StepRun], step:
     if release.status in (ReleaseStatus.CANCELLED, ReleaseStatus.RELEASED) or not release.started:
         return Decision(step, run, None, f"release {release.status}")
     if status == StepStatus.RUNNING:
-        expires = as_utc(run.lease_expires_at) if run and run.lease_expires_at else None
+        assert run is not None
+        expires = as_utc(run.lease_expires_at) if run.lease_expires_at else None
         if expires is None or expires <= now:
-            return Decision(step, run, "recover", f"lease of {run.lease_owner if run else '?'} expired")
-        return Decision(step, run, None, f"running ({run.lease_owner if run else '?'})", wake_at=expires)
+            return Decision(step, run, "recover", f"lease of {run.lease_owner} expired")
+        gone = holder_gone(run)
+        if gone:
+            return Decision(step, run, "recover", f"holder {run.lease_owner} is gone: {gone}")
+        return Decision(step, run, None, f"running ({run.lease_owner})", wake_at=expires)
     if status == StepStatus.WAITING:
         assert run is not None
         started = as_utc(run.started_at) if run.started_at else None
@@ -80,7 +92,9 @@ def decisions(pipeline: Pipeline, release: Release, runs: dict[str, StepRun], no
 
 
 def next_due_step(pipeline: Pipeline, release: Release, runs: dict[str, StepRun], now: datetime) -> str | None:
-    """The first step not yet done, for `thor status`."""
+    """The first step not yet done, for `thor status`; none for a release that will not go on."""
+    if release.status in (ReleaseStatus.CANCELLED, ReleaseStatus.RELEASED) or not release.started:
+        return None
     for decision in decisions(pipeline, release, runs, now):
         if decision.run is None or decision.run.status not in DONE_STEP_STATUSES:
             return decision.step.name

@@ -17,6 +17,8 @@ from thor_cli.store import queries
 from thor_cli.store.models import Release, ReleaseStatus
 
 OPEN_STATUSES = (ReleaseStatus.ACTIVE, ReleaseStatus.BLOCKED)
+# Releases stored before they started (rescheduled ahead of time); Thor 0.1 stored them as active.
+NOT_STARTED = (ReleaseStatus.PENDING, ReleaseStatus.ACTIVE)
 # How far back tick looks for cycles that should have started.
 LOOKBACK = timedelta(days=120)
 MAX_WAIT_SLEEP = 30.0
@@ -35,7 +37,9 @@ class TickReport:
     missed: list[str] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
-    notify_error: str | None = None
+    notify_error: str | None = None  # why Slack messages are still waiting
+    notify_set_aside: int = 0  # messages given up on in this tick
+    notify_set_aside_error: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -58,27 +62,36 @@ def due_cycles(rt: Runtime, now: datetime) -> tuple[list[Cycle], list[Cycle]]:
 def start_due_releases(rt: Runtime, report: TickReport, reporter: Reporter, *, actor: str) -> None:
     now = rt.clock.now()
     to_start, missed = due_cycles(rt, now)
-    with rt.store.session() as session:
-        for cycle in to_start:
-            if queries.get_release(session, cycle.version) is not None:
+    for cycle in to_start:
+        with rt.store.transaction() as tx:
+            if queries.get_release(tx, cycle.version) is not None:
                 continue  # started, cancelled or rescheduled already: the stored record rules
-            release, created = queries.insert_release(session, new_release(rt, cycle))
+            release, created = queries.insert_release(tx, new_release(rt, cycle))
             if created:
-                record_release_start(rt, session, release, actor=actor, why="(feature freeze reached)")
-                report.started.append(release.version)
-                reporter.event(f"{release.version}: release started (feature freeze {cycle.feature_freeze:%Y-%m-%d})")
-        for release in queries.list_releases(session, [ReleaseStatus.ACTIVE]):
-            # Rescheduled before it began: its stored dates rule, not the calendar's.
-            if release.started or as_utc(release.feature_freeze) > now:
-                continue
-            if not within_grace(rt, release.feature_freeze, now):
-                report.missed.append(release.version)
-                continue
-            release.started, release.updated_at = True, now
-            session.add(release)
-            record_release_start(rt, session, release, actor=actor, why="(rescheduled feature freeze reached)")
+                tx.flush()
+                record_release_start(rt, tx, release, actor=actor, why="(feature freeze reached)")
+        if created:
             report.started.append(release.version)
-            reporter.event(f"{release.version}: release started (rescheduled feature freeze)")
+            reporter.event(f"{release.version}: release started (feature freeze {cycle.feature_freeze:%Y-%m-%d})")
+    with rt.store.session() as session:
+        waiting = [r for r in queries.list_releases(session, NOT_STARTED) if not r.started]
+    for release in waiting:
+        # Rescheduled before it began: its stored dates rule, not the calendar's.
+        if as_utc(release.feature_freeze) > now:
+            continue
+        if not within_grace(rt, release.feature_freeze, now):
+            report.missed.append(release.version)
+            continue
+        with rt.store.transaction() as tx:
+            locked = queries.lock_release(tx, release.id)  # type: ignore[arg-type]
+            if locked.started or locked.status == ReleaseStatus.CANCELLED:
+                continue  # another tick started it, or someone cancelled it meanwhile
+            locked.started, locked.status, locked.updated_at = True, ReleaseStatus.ACTIVE, now
+            tx.add(locked)
+            record_release_start(rt, tx, locked, actor=actor, why="(rescheduled feature freeze reached)")
+        report.started.append(release.version)
+        reporter.event(f"{release.version}: release started (rescheduled feature freeze)")
+    with rt.store.session() as session:
         for cycle in missed:
             if queries.get_release(session, cycle.version) is None:
                 report.missed.append(cycle.version)
@@ -108,7 +121,7 @@ def planned_starts(rt: Runtime) -> tuple[list[Cycle], list[Cycle]]:
         to_start = [c for c in to_start if queries.get_release(session, c.version) is None]
         missed = [c for c in missed if queries.get_release(session, c.version) is None]
         # Rescheduled before they began: their stored dates rule.
-        for release in queries.list_releases(session, [ReleaseStatus.ACTIVE]):
+        for release in queries.list_releases(session, NOT_STARTED):
             if release.started or as_utc(release.feature_freeze) > now:
                 continue
             cycle = _stored_cycle(rt, release)
@@ -177,6 +190,9 @@ def tick(rt: Runtime, reporter: Reporter, *, wait: timedelta | None = None, acto
 def _flush(rt: Runtime, report: TickReport, reporter: Reporter) -> None:
     flushed = notify.flush(rt)
     if flushed.error:
-        # A Slack outage never fails a release: the messages wait in the outbox for the next tick.
+        # A Slack outage never fails a release: the messages wait in the outbox for the next tick. The CLI
+        # says so in one line, every tick, until they go.
         report.notify_error = flushed.error
-        reporter.detail(f"notifications delayed: {flushed.error}")
+    if flushed.set_aside:
+        report.notify_set_aside += flushed.set_aside
+        report.notify_set_aside_error = flushed.set_aside_error

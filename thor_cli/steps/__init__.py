@@ -18,6 +18,10 @@ BUILTIN_STEP_TYPES: dict[str, str] = {
     "jira-release": "thor_cli.steps.jira_version:MarkReleasedStep",
     "jenkins": "thor_cli.steps.jenkins_job:JenkinsJobStep",
     "announce": "thor_cli.steps.announce:AnnounceStep",
+    "github-workflow": "thor_cli.steps.github_workflow:GitHubWorkflowStep",
+    "publish-notes": "thor_cli.steps.publish_notes:PublishNotesStep",
+    "image-check": "thor_cli.steps.image_check:ImageCheckStep",
+    "rollout": "thor_cli.steps.rollout:RolloutStep",
 }
 
 

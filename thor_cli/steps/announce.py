@@ -47,7 +47,12 @@ class AnnounceStep(StepType):
     def run(self, ctx: StepContext) -> StepResult:
         config = ctx.settings.config
         if not (config.slack.channel or config.notify.file or config.notify.echo):
-            return StepResult.ok("nothing to announce to: neither [slack] channel nor [notify] is configured")
+            # One rule for every service: an enabled step whose service is not configured is a configuration
+            # problem (as JIRA and Jenkins steps are), not a success that announced nothing.
+            raise ConfigError(
+                "[slack] channel is not set in thor.toml (nor [notify] file or echo): announce has nowhere to "
+                "announce to (configure it or disable the step)"
+            )
         if ctx.state.get("announced") and not ctx.force:
             return StepResult.ok("already announced")
         text = self._text(ctx)

@@ -153,6 +153,16 @@ class StepType:
         """Follow work that ``run`` started and answered ``waiting`` for. Default: run again."""
         return self.run(ctx)
 
+    def timed_out(self, ctx: StepContext, last: StepResult) -> StepResult:
+        """A waiting step reached its timeout and its last poll (``last``) says the work still goes on.
+
+        Override to stop that work when the step is configured to (a Jenkins build, a workflow run), and say
+        in the detail which was done. The result is recorded as the attempt's outcome (normally a failure).
+        """
+        from thor_cli.durations import format_duration
+
+        return StepResult.fail(f"timed out after {format_duration(ctx.timeout)} ({last.detail})")
+
     def describe(self, ctx: StepContext) -> str:
         """One line for ``--dry-run``: what running it now would do."""
         return self.summary or self.type_name

@@ -32,6 +32,7 @@ from thor_cli.steps.repo_fanout import (
 
 if TYPE_CHECKING:
     from thor_cli.adapters.git import MergePlan
+    from thor_cli.adapters.git_merge import MergeWorkspace
 
 _BLOCKING = ("conflict", "missing-branch")
 _MERGED = {
@@ -72,10 +73,20 @@ class MergeStableStep(StepType):
         repos = release_repos(ctx)
         if not repos:
             return StepResult.fail(NO_REPOS)
+        from thor_cli.adapters.git_merge import merge_workspace
+
+        # The pre-check's scratch repositories wait in the workspace for the merges, which reuse what they
+        # fetched (and the tree merge-tree wrote); all of it is removed when the step ends.
+        with merge_workspace() as workspace:
+            return self._run(ctx, repos, workspace)
+
+    def _run(self, ctx: StepContext, repos: list[Repo], workspace: MergeWorkspace) -> StepResult:
         release = ctx.release
         todo, earlier = to_retry(repos, ctx.repo_results(), force=ctx.force)
 
-        checks = run_over_repos(ctx, todo, lambda r: _check(ctx, r), description="checking merges", record=False)
+        checks = run_over_repos(
+            ctx, todo, lambda r: _check(ctx, r, workspace), description="checking merges", record=False
+        )
         blocked = {name: o for name, o in checks.items() if not o.ok}
         if blocked:
             for name, outcome in checks.items():
@@ -95,7 +106,7 @@ class MergeStableStep(StepType):
         outcomes = run_over_repos(
             ctx,
             todo,
-            lambda r: _merge(ctx, r, checks[r.name].extra, tag=tag, message=message),
+            lambda r: _merge(ctx, r, checks[r.name].extra, workspace, tag=tag, message=message),
             description=f"merging and tagging {tag}",
         )
         output = report_lines(outcomes, (r.name for r in earlier))
@@ -106,24 +117,26 @@ class MergeStableStep(StepType):
         return StepResult.ok(f"{plural(len(repos), 'repo')} merged and tagged {tag}: {counts}", output=output)
 
 
-def _check(ctx: StepContext, repo: Repo) -> RepoOutcome:
+def _check(ctx: StepContext, repo: Repo, workspace: MergeWorkspace) -> RepoOutcome:
     """The read-only pre-check: a plan, or why this repository cannot be merged."""
     from thor_cli.adapters.git import plan_merge
 
     stable = stable_branch(repo, ctx)
-    plan = plan_merge(repo.url, ctx.release.integration_branch, stable)
+    plan = plan_merge(repo.url, ctx.release.integration_branch, stable, workspace=workspace)
     data = {"stable_branch": stable, "plan": plan.kind}
     if plan.kind in _BLOCKING:
         return RepoOutcome.failure(plan.detail, kind=plan.kind, sha=plan.stable_sha, data=data, extra=plan)
     return RepoOutcome.success(plan.kind, plan.detail, sha=plan.stable_sha, data=data, extra=plan)
 
 
-def _merge(ctx: StepContext, repo: Repo, plan: MergePlan, *, tag: str, message: str) -> RepoOutcome:
+def _merge(
+    ctx: StepContext, repo: Repo, plan: MergePlan, workspace: MergeWorkspace, *, tag: str, message: str
+) -> RepoOutcome:
     from thor_cli.adapters.git import GitError, merge_and_tag
 
     data = {"stable_branch": plan.stable_branch, "tag": tag}
     try:
-        result = merge_and_tag(repo.url, plan, tag=tag, message=message)
+        result = merge_and_tag(repo.url, plan, tag=tag, message=message, workspace=workspace)
     except GitError as exc:
         return RepoOutcome.failure(error_reason(exc, repo), kind="error", data=data)
     data |= {"merge": result.status, "tag_status": result.tag_status}

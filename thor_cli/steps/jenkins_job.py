@@ -37,6 +37,8 @@ class JenkinsOptions(BaseModel):
     job: str = Field(min_length=1)
     params: dict[str, str] = Field(default_factory=dict)
     poll_every: Duration = timedelta(minutes=5)
+    # A build still running when the step times out is stopped, so a stuck load test does not hold an executor.
+    abort_on_timeout: bool = True
 
     @field_validator("poll_every")
     @classmethod
@@ -131,6 +133,25 @@ class JenkinsJobStep(StepType):
                 poll_after=ctx.options.poll_every,
             )
 
+    def timed_out(self, ctx: StepContext, last: StepResult) -> StepResult:
+        """Called after one last poll found the build (or its queue item) still going at the step's timeout."""
+        job, _ = self._target(ctx)
+        limit = format_duration(ctx.timeout)
+        number = ctx.state.get("build_number")
+        if number is None:
+            return StepResult.fail(f"timed out after {limit}: {last.detail}")
+        if not ctx.options.abort_on_timeout:
+            return StepResult.fail(
+                f"timed out after {limit}: build #{number} still running, left running (abort_on_timeout = false)",
+                external_ref=last.external_ref,
+            )
+        self._client(ctx).stop_build(job, int(number))
+        ctx.log(f"build #{number} of {job} still running after {limit}: stopped it")
+        return StepResult.fail(
+            f"timed out after {limit}: build #{number} still running, stopped it (abort_on_timeout)",
+            external_ref=last.external_ref,
+        )
+
     def _start(self, ctx: StepContext, client: JenkinsClient, job: str, params: dict[str, str]) -> StepResult:
         """Look for this release's build or queued item first; trigger only when there is neither."""
         spent = int(ctx.state.get("spent_through") or 0)
@@ -180,10 +201,18 @@ class JenkinsJobStep(StepType):
             return StepResult.wait(
                 f"build #{build.number} running", poll_after=ctx.options.poll_every, external_ref=url
             )
+        # Jenkins's own measure of the build, where it is worth saying (load tests run for hours).
+        took = (
+            f" in {format_duration(build.duration)}"
+            if build.duration and build.duration >= timedelta(minutes=1)
+            else ""
+        )
         if build.result == "SUCCESS":
-            return StepResult.ok(f"build #{build.number} succeeded", external_ref=url)
+            return StepResult.ok(f"build #{build.number} succeeded{took}", external_ref=url)
         try:
             output = client.console_tail(job, build.number)
         except ThorError as exc:
             output = f"(could not read the console of build #{build.number}: {exc.message})"
-        return StepResult.fail(f"build #{build.number} of {job} ended {build.result}", output=output, external_ref=url)
+        return StepResult.fail(
+            f"build #{build.number} of {job} ended {build.result}{took}", output=output, external_ref=url
+        )

@@ -1,7 +1,8 @@
 """``release-notes``: the pull requests each repository's integration branch adds over the previous release.
 
-Per repository, by commit range (never by dates): from the previous release's tag (the calendar's previous
-version, e.g. ``2021.08``) if the remote has it, else the previous integration branch, else the last commits
+Per repository, by commit range (never by dates): from the previous release, the last one that shipped (the
+newest earlier calendar version whose tag the remote has, so cancelled and never-started months are passed
+over; ``thor_cli.releases.previous_release``), else the previous integration branch, else the last commits
 with a note saying no previous release was found; up to the commit the ``git-branch`` step recorded for that
 repository. Pull requests come from merge and squash subjects. With ``$THOR_GITHUB_TOKEN`` their descriptions
 are read from GitHub (``[github] api_url``) and their sections (``### New Features``, ...) gathered; GitHub
@@ -73,26 +74,27 @@ class ReleaseNotesStep(StepType):
 
     def run(self, ctx: StepContext) -> StepResult:
         from thor_cli.adapters.github import GitHubClient
+        from thor_cli.releases import earlier_cycles
 
         repos = release_repos(ctx)
         if not repos:
             return StepResult.fail(NO_REPOS)
         release = ctx.release
-        previous = previous_cycle(ctx)
+        candidates = earlier_cycles(ctx.settings, release, ctx.clock)
         cuts = cut_records(ctx)
         client = GitHubClient.from_settings(ctx.settings)
         enricher = Enricher(client, ctx.settings.config.github.api_url) if client else None
         outcomes = run_over_repos(
             ctx,
             repos,
-            lambda repo: _repo_notes(ctx, repo, previous, cuts.get(repo.name), enricher),
+            lambda repo: _repo_notes(ctx, repo, candidates, cuts.get(repo.name), enricher),
             description="reading pull requests",
         )
         notes = ReleaseNotes(
             title=release.title,
             version=release.version,
             integration_branch=release.integration_branch,
-            previous=previous.version if previous else None,
+            previous=_overall_previous(outcomes),
             repos=[o.extra if o.ok else RepoNotes(name, error=o.detail) for name, o in outcomes.items()],
             warnings=sorted(enricher.warnings) if enricher else [],  # the same notes whatever the timing
         )
@@ -120,25 +122,18 @@ class ReleaseNotesStep(StepType):
         return StepResult.ok(detail, external_ref=str(path), output=output)
 
 
-def previous_cycle(ctx: StepContext) -> Cycle | None:
-    """The calendar's release before this one (its tag and integration branch mark where the notes start)."""
-    from thor_cli.calendar import MAX_CYCLE_LENGTH, ReleaseCalendar
-
-    calendar = ReleaseCalendar.from_schedule(ctx.settings.config.schedule)
-    start = ctx.release.feature_freeze
-    earlier = [
-        c
-        for c in calendar.cycles_between(start - MAX_CYCLE_LENGTH, start)
-        if c.feature_freeze < start and c.version != ctx.release.version
-    ]
-    return earlier[-1] if earlier else None
+def _overall_previous(outcomes: dict[str, RepoOutcome]) -> str | None:
+    """The previous release the notes name in their heading: the one most repositories start from."""
+    versions = [o.extra.previous for o in outcomes.values() if o.ok and o.extra.previous]
+    return max(versions, key=versions.count) if versions else None
 
 
 def _repo_notes(
-    ctx: StepContext, repo: Repo, previous: Cycle | None, cut: RepoRecord | None, enricher: Enricher | None
+    ctx: StepContext, repo: Repo, candidates: list[Cycle], cut: RepoRecord | None, enricher: Enricher | None
 ) -> RepoOutcome:
-    from thor_cli.adapters.git import first_parent_log, ls_remote, parse_pull_requests, remote_heads
+    from thor_cli.adapters.git import first_parent_log, parse_pull_requests, remote_heads
     from thor_cli.adapters.github import pull_link
+    from thor_cli.releases import previous_release
 
     branch = ctx.release.integration_branch
     notes: list[str] = []
@@ -146,28 +141,24 @@ def _repo_notes(
     if not until:
         until = remote_heads(repo.url, branch).get(branch)
         if not until:
-            raise StepError(f"{branch} does not exist and no cut was recorded for this repository")
-        notes.append(f"no cut was recorded for this repository: the tip of {branch} ({short(until)}) is used")
-    since = None
-    if previous is not None:
-        tag, old_branch = f"refs/tags/{previous.version}", f"refs/heads/{previous.integration_branch}"
-        refs, _ = ls_remote(repo.url, tag, f"{tag}^{{}}", old_branch)
-        since = previous.version if tag in refs else previous.integration_branch if old_branch in refs else None
+            raise StepError(_no_branch(ctx, branch, cut))
+        notes.append(f"{_unrecorded(cut)}: the tip of {branch} ({short(until)}) is used")
+    previous = previous_release(repo.url, candidates)
+    since = previous.ref
     log = first_parent_log(repo.url, since, until)
+    why = previous.explain()
     if since is None:
-        why = (
-            f"no tag {previous.version} or branch {previous.integration_branch}"
-            if previous
-            else "the calendar has no earlier release"
-        )
         notes.append(f"no previous release found ({why}): the last {plural(len(log), 'commit')} are listed")
-    elif log.note:
+    elif why:
+        notes.append(why)
+    if since is not None and log.note:
         notes.append(log.note)
     api_url = ctx.settings.config.github.api_url
     pulls = [PullNote(p.number, p.title, pull_link(repo.url, api_url, p.number)) for p in parse_pull_requests(log)]
     enriched = enricher.enrich_safely(repo, pulls) if enricher and pulls else False
     result = RepoNotes(
         repo=repo.name,
+        previous=previous.version,
         since=since,
         since_sha=log.since_sha,
         until=branch,
@@ -179,6 +170,31 @@ def _repo_notes(
     data = {"since": since, "since_sha": log.since_sha, "pull_requests": len(pulls)}
     detail = f"{plural(len(pulls), 'pull request')} since {since or 'the last ' + plural(len(log), 'commit')}"
     return RepoOutcome.success("read", detail, sha=until, data=data, extra=result)
+
+
+def _recorded_sha(cut: RepoRecord | None) -> str | None:
+    sha = (cut.data.get("cut_sha") or cut.sha) if cut is not None else None
+    return str(sha) if sha else None
+
+
+def _unrecorded(cut: RepoRecord | None) -> str:
+    """Why the recorded cut is not used: none recorded, or one recorded that did not succeed."""
+    sha = _recorded_sha(cut)
+    if cut is None or not sha:
+        return "no cut was recorded for this repository"
+    return f"the cut at {short(sha)} was recorded but did not succeed ({cut.status}: {cut.detail or 'no detail'})"
+
+
+def _no_branch(ctx: StepContext, branch: str, cut: RepoRecord | None) -> str:
+    """What really is when the integration branch is missing: say whether a cut was chosen and what became of it."""
+    sha = _recorded_sha(cut)
+    if cut is None or not sha:
+        return f"{branch} does not exist and no cut was recorded for this repository"
+    again = f"`thor step split-branch {ctx.release.version}`"
+    return (
+        f"{branch} does not exist: the cut at {short(sha)} was recorded but its push did not succeed "
+        f"({cut.detail or cut.status}); run {again} again"
+    )
 
 
 class Enricher:

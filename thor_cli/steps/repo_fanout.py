@@ -9,6 +9,7 @@ loses nothing and a re-run can retry only what failed.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -173,19 +174,39 @@ def done_summary(
     return ", ".join(p for p in parts if p)
 
 
+_SUMMARY_CHARS = 300  # a step's failure summary stays one short line; every repository is in `thor log`
+
+
 def failure_summary(failed: dict[str, RepoOutcome], total: int, what: str = "failed") -> str:
     """ "2 of 30 repos failed: uc-cdis/fence: conflict (...); uc-cdis/indexd: push rejected ...".
 
-    Each cause once: repositories that failed for the same reason (a rejected token, an unreachable host)
-    share one entry, "REASON (10 repos: a, b, c and 7 more)", instead of the same text ten times."""
+    Each cause once, and one short line: repositories that failed for the same reason (a rejected token, an
+    unreachable host; the repository's own name aside) share one entry, "REASON (10 repos: a, b, c and 7
+    more)", most common first, and past _SUMMARY_CHARS the rest is counted (`thor log` lists them all)."""
     by_reason: dict[str, list[str]] = {}
     for name, outcome in failed.items():
-        by_reason.setdefault(_clip(outcome.detail), []).append(name)
-    reasons = "; ".join(
-        f"{names[0]}: {reason}" if len(names) == 1 else f"{reason} ({plural(len(names), 'repo')}: {_names(names)})"
-        for reason, names in by_reason.items()
-    )
-    return f"{len(failed)} of {plural(total, 'repo')} {what}: {reasons}"
+        by_reason.setdefault(_generic(name, outcome.detail), []).append(name)
+    parts = [
+        f"{names[0]}: {_clip(failed[names[0]].detail)}"
+        if len(names) == 1
+        else f"{reason} ({plural(len(names), 'repo')}: {_names(names)})"
+        for reason, names in sorted(by_reason.items(), key=lambda item: -len(item[1]))
+    ]
+    head = f"{len(failed)} of {plural(total, 'repo')} {what}: "
+    shown: list[str] = []
+    for index, part in enumerate(parts):
+        if shown and len(head) + len("; ".join([*shown, part])) > _SUMMARY_CHARS:
+            shown.append(f"and {plural(len(parts) - index, 'other reason')} (`thor log` lists every repository)")
+            break
+        shown.append(part)
+    return head + "; ".join(shown)
+
+
+def _generic(name: str, detail: str) -> str:
+    """``detail`` without the repository's own name, so that the same failure of many repositories is one."""
+    short = name.rsplit("/", 1)[-1]
+    text = " ".join(detail.split()).replace(name, "{repo}")
+    return _clip(re.sub(rf"(?<![\w.-]){re.escape(short)}(?![\w-])", "{repo}", text))
 
 
 def _names(names: list[str], shown: int = 3) -> str:

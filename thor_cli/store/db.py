@@ -1,13 +1,22 @@
-"""Opening the database: SQLite by default, PostgreSQL in production, the same code on both."""
+"""Opening the database: SQLite by default, PostgreSQL in production, the same code on both.
+
+Commands that write open it with ``open_store(url)``, which creates or migrates the schema. Commands that only
+read (``status``, ``log``, ``notes``, every ``--dry-run``) open it with ``read_only=True``: a missing database
+or schema is one line naming ``thor db upgrade``, nothing is created, and the connection itself cannot write
+(SQLite ``mode=ro``, a PostgreSQL session whose transactions are read-only), so a read-only SQLite file
+still serves them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from thor_cli.errors import ConfigError, ServiceUnavailable
@@ -15,10 +24,11 @@ from thor_cli.secrets import redact, register_url_password, url_userinfo
 
 
 class Store:
-    """The engine plus the schema guarantee. Query functions take a ``Session`` from ``session()``."""
+    """The engine plus the schema guarantee. Writes go through ``transaction()``; reads may use ``session()``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
+        self.read_only = read_only
 
     @property
     def dialect(self) -> str:
@@ -26,14 +36,40 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                yield session
-        except OperationalError as exc:
-            raise ServiceUnavailable(f"database error: {_one_line(exc)}") from None
+        with database_errors(), Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: everything written in the block commits together at its end, or not at all.
+
+        Query helpers take the session and never commit or roll back themselves; an exception leaving the
+        block rolls the whole unit back.
+        """
+        with self.session() as session, session.begin():
+            yield session
+
+    def database_now(self) -> datetime | None:
+        """The PostgreSQL server's clock (None on SQLite, whose only clock is this host's)."""
+        if self.dialect != "postgresql":
+            return None
+        with self.engine.connect() as connection:
+            moment = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Any error from the database driver as one redacted line (exit 3), never a multi-line SQL dump."""
+    try:
+        yield
+    except IntegrityError:
+        raise  # a unique key doing its job: callers catch it (another process inserted the row first)
+    except DBAPIError as exc:
+        raise ServiceUnavailable(f"database error: {_one_line(exc)}") from None
 
 
 def _one_line(exc: SQLAlchemyError) -> str:
@@ -63,13 +99,66 @@ def check_url(url: str) -> None:
         )
 
 
-def make_engine(url: str) -> Engine:
+def _sqlite_read_only_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # No journal_mode here: setting it is a write. query_only refuses writes even where the file allows them.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an ``sqlite:///PATH`` URL; None for other URLs and in-memory databases."""
+    if not url.startswith("sqlite") or ":///" not in url:
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path).expanduser()
+
+
+def _can_create_beside(path: Path) -> bool:
+    """Whether SQLite's -wal and -shm files exist or can be created next to ``path``."""
+    import os
+
+    shm = path.with_name(path.name + "-shm")
+    if shm.exists():
+        return os.access(shm, os.R_OK)
+    return os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def no_database(url: str) -> ServiceUnavailable:
+    return ServiceUnavailable(f"no database at {redact(url)}: `thor db upgrade` creates it")
+
+
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
     check_url(url)
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
+        path = sqlite_path(url)
+        if read_only:
+            if path is None:
+                raise ConfigError(f"an in-memory SQLite database {redact(url)!r} holds nothing to read")
+            if not path.exists():
+                raise no_database(url)
+            if path.is_dir():  # SQLite would only say "disk I/O error"
+                raise ServiceUnavailable(
+                    f"cannot reach the database at {redact(url)}: unable to open database file (a directory)"
+                )
+            uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+            if not _can_create_beside(path):
+                # A WAL reader needs the -shm file: where it cannot be created (a read-only directory), SQLite
+                # can only read the file as immutable. Nobody can be writing it then: a writer needs it too.
+                uri += "&immutable=1"
+
+            def connect():  # type: ignore[no-untyped-def]
+                import sqlite3
+
+                return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+
+            engine = create_engine("sqlite://", creator=connect)
+            event.listen(engine, "connect", _sqlite_read_only_pragmas)
+            return engine
+        if path is not None:
             try:
-                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ServiceUnavailable(f"cannot create the database directory for {path}: {exc.strerror}") from None
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -80,22 +169,25 @@ def make_engine(url: str) -> Engine:
         scheme, rest = url.split("://", 1)
         if scheme in ("postgres", "postgresql"):
             url = f"postgresql+psycopg2://{rest}"
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        connect_args: dict[str, object] = {"connect_timeout": 5}
+        if read_only:
+            connect_args["options"] = "-c default_transaction_read_only=on"
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     raise ConfigError(f"unsupported database url {redact(url)!r}: use sqlite:///PATH or postgresql://...")
 
 
-def open_store(url: str, *, create_schema: bool = True) -> Store:
-    """Connect, and create or migrate the schema unless told not to. Unreachable → ServiceUnavailable."""
-    from thor_cli.store.schema import ensure_schema
+def open_store(url: str, *, create_schema: bool = True, read_only: bool = False) -> Store:
+    """Connect, and create or migrate the schema unless told not to. Unreachable → ServiceUnavailable.
 
+    ``read_only``: never create or migrate anything; the schema must be at head (``require_schema``).
+    """
+    from thor_cli.store.schema import ensure_schema, require_schema
+
+    engine = _engine(url, read_only=read_only)
     try:
-        engine = make_engine(url)
-    except SQLAlchemyError as exc:
-        raise ConfigError(f"invalid database url {redact(url)!r}: {_one_line(exc)}") from None
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"database driver missing for {redact(url)!r}: {exc.name}") from None
-    try:
-        if create_schema:
+        if read_only:
+            require_schema(engine, redact(url))
+        elif create_schema:
             ensure_schema(engine)
         else:
             with engine.connect():
@@ -103,4 +195,32 @@ def open_store(url: str, *, create_schema: bool = True) -> Store:
     except SQLAlchemyError as exc:
         engine.dispose()
         raise ServiceUnavailable(f"cannot reach the database at {redact(url)}: {_one_line(exc)}") from None
-    return Store(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, read_only=read_only)
+
+
+def probe_store(url: str) -> Store | None:
+    """A read-only connection with no schema check (doctor, version look-ups); None when an SQLite file does
+    not exist yet. Never creates anything."""
+    path = sqlite_path(url)
+    if url.startswith("sqlite") and (path is None or not path.exists()):
+        return None
+    engine = _engine(url, read_only=True)
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise ServiceUnavailable(f"cannot reach the database at {redact(url)}: {_one_line(exc)}") from None
+    return Store(engine, read_only=True)
+
+
+def _engine(url: str, *, read_only: bool) -> Engine:
+    try:
+        return make_engine(url, read_only=read_only)
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"invalid database url {redact(url)!r}: {_one_line(exc)}") from None
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"database driver missing for {redact(url)!r}: {exc.name}") from None

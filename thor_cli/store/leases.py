@@ -1,9 +1,13 @@
 """Claiming step runs: compare-and-set on a revision counter, the same on PostgreSQL and SQLite.
 
-A claim is one UPDATE guarded by the revision the claimer read. Whoever commits first wins; the other
-sees zero rows updated and moves on. A claim carries a lease: a run whose process died is taken over once
-the lease has expired. Every later write by the holder is guarded by owner and revision, so a holder that
-lost its lease cannot overwrite the new owner's work.
+A claim is one UPDATE guarded by the revision the claimer read. Whoever commits first wins; the other sees
+zero rows updated and moves on. A claim carries a lease that the holder renews while it works (a heartbeat);
+a run whose holder died is taken over once the lease has expired, or at once when the holder is provably gone.
+Every later write by the holder is guarded by its ownership of the lease, in the same transaction as the write,
+so a holder that lost its lease cannot write anything at all: not its state, not a per-repository result,
+not an event, not a Slack message.
+
+None of these functions commits: the caller's unit of work does.
 """
 
 from __future__ import annotations
@@ -18,69 +22,55 @@ from sqlmodel import Session, col
 from thor_cli.store.models import StepRun, StepStatus
 
 
-def claim(
-    session: Session,
-    run: StepRun,
-    *,
-    owner: str,
-    now: datetime,
-    lease_until: datetime,
-    new_attempt: bool,
-) -> StepRun | None:
-    """Take the run for ``owner``; None when someone else changed it since it was read."""
-    values: dict[str, Any] = {
-        "status": StepStatus.RUNNING,
-        "lease_owner": owner,
-        "lease_expires_at": lease_until,
-        "revision": StepRun.revision + 1,
-        "updated_at": now,
-    }
-    if new_attempt:
-        values["attempts"] = StepRun.attempts + 1
-        values["started_at"] = now
-        values["finished_at"] = None
-    statement = update(StepRun).where(col(StepRun.id) == run.id, col(StepRun.revision) == run.revision).values(**values)
-    result = session.execute(statement)
-    session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return _reload(session, run)
+def claim(session: Session, run: StepRun, *, owner: str, holder: str, lease_until: datetime, **values: Any) -> bool:
+    """Take the run for ``owner`` if nobody changed it since it was read; ``values`` are written with the claim."""
+    statement = (
+        update(StepRun)
+        .where(col(StepRun.id) == run.id, col(StepRun.revision) == run.revision)
+        .values(
+            status=StepStatus.RUNNING,
+            lease_owner=owner,
+            lease_holder=holder,
+            lease_expires_at=lease_until,
+            revision=StepRun.revision + 1,
+            **values,
+        )
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
 
 
-def _reload(session: Session, run: StepRun) -> StepRun:
-    """The row as stored now; callers may hold a copy read in another session."""
-    fresh = session.get(StepRun, run.id, populate_existing=True)
-    assert fresh is not None
-    return fresh
+def held(session: Session, run_id: int, owner: str, **values: Any) -> bool:
+    """Write ``values`` to a run only while ``owner`` holds it; False (nothing written) once the lease is lost.
 
-
-def update_held(session: Session, run: StepRun, owner: str, *, commit: bool = True, **values: Any) -> StepRun | None:
-    """Write to a run we hold; None (and nothing written) if our lease was lost.
-
-    With ``commit=False`` the caller commits, so that what else it records (events, outbox messages)
-    lands in the same transaction as the new state, or not at all.
+    This is the guard of every write a holder makes: the caller writes the rest of its unit of work only
+    after it returned True, and rolls the unit back otherwise.
     """
-    return _guarded_update(session, run, col(StepRun.lease_owner) == owner, commit=commit, values=values)
+    statement = (
+        update(StepRun)
+        .where(
+            col(StepRun.id) == run_id,
+            col(StepRun.lease_owner) == owner,
+            col(StepRun.status) == StepStatus.RUNNING,
+        )
+        .values(revision=StepRun.revision + 1, **values)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
 
 
-def update_unheld(session: Session, run: StepRun, *, commit: bool = True, **values: Any) -> StepRun | None:
-    """A person's change (retry, skip, approve) to a run nobody holds; None if it changed meanwhile."""
-    return _guarded_update(session, run, None, commit=commit, values=values)
+def unheld(session: Session, run: StepRun, **values: Any) -> bool:
+    """A person's change (retry, skip, approve) to a run, if it did not change since it was read."""
+    statement = (
+        update(StepRun)
+        .where(col(StepRun.id) == run.id, col(StepRun.revision) == run.revision)
+        .values(revision=StepRun.revision + 1, **values)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
 
 
-def _guarded_update(
-    session: Session, run: StepRun, extra: Any, *, commit: bool, values: dict[str, Any]
-) -> StepRun | None:
-    conditions = [col(StepRun.id) == run.id, col(StepRun.revision) == run.revision]
-    if extra is not None:
-        conditions.append(extra)
-    result = session.execute(update(StepRun).where(*conditions).values(revision=StepRun.revision + 1, **values))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        return None
-    if commit:
-        session.commit()
-    return _reload(session, run)
+def reload(session: Session, run_id: int) -> StepRun:
+    fresh = session.get(StepRun, run_id, populate_existing=True)
+    assert fresh is not None, f"step run #{run_id} vanished"
+    return fresh
 
 
 def load_state(run: StepRun) -> dict[str, Any]:

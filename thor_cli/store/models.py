@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 
 class ReleaseStatus(StrEnum):
+    PENDING = "pending"  # known to Thor (rescheduled ahead of time) but not started yet
     ACTIVE = "active"
     BLOCKED = "blocked"
     RELEASED = "released"
@@ -69,6 +70,9 @@ class StepRun(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_column=_time())
     lease_owner: str | None = Field(default=None, max_length=128)
     lease_expires_at: datetime | None = Field(default=None, sa_column=_time())
+    # JSON {"host", "pid", "pid_start", "pgids"}: lets a takeover on the same host prove the holder is gone
+    # and make sure none of its children still run (see thor_cli.engine.holder).
+    lease_holder: str | None = Field(default=None, sa_column=Column(Text))
     external_ref: str | None = Field(default=None, max_length=1024)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     output: str | None = Field(default=None, sa_column=Column(Text))
@@ -120,7 +124,7 @@ class OutboxMessage(SQLModel, table=True):
     kind: str = Field(max_length=32)  # thread | reply | update | broadcast
     text: str = Field(sa_column=Column(Text, nullable=False))
     blocks: str | None = Field(default=None, sa_column=Column(Text))
-    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | dropped
+    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | dropped | undeliverable
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     lease_owner: str | None = Field(default=None, max_length=128)

@@ -1,7 +1,8 @@
 """Reads and writes of releases, per-repository results and the event log.
 
-Functions take an open ``Session`` and the current time from the caller (the one clock); they commit
-when what they write must survive a crash right after.
+Functions take an open ``Session`` (a unit of work from ``Store.transaction()``) and the current time from the
+caller (the one clock). None of them commits or rolls back: what is atomic is decided where the transaction is
+opened, in the engine.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -22,6 +24,26 @@ def get_release(session: Session, version: str) -> Release | None:
     return session.exec(select(Release).where(Release.version == version)).first()
 
 
+def lock_release(session: Session, release_id: int) -> Release:
+    """The release row, re-read under a write lock held until the transaction ends.
+
+    Whoever derives the release's status from its steps holds this lock, so the last of two processes
+    finishing steps at the same moment always sees the other's step (PostgreSQL READ COMMITTED reads what
+    was committed before each statement; the lock makes the second wait for the first's commit). On SQLite
+    the no-op UPDATE takes the database's write lock, which serialises writers the same way.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Release).where(col(Release.id) == release_id).values(id=Release.id))
+        release = session.get(Release, release_id, populate_existing=True)
+    else:
+        # FOR NO KEY UPDATE: it serialises the finishers yet, unlike FOR UPDATE, does not conflict with the
+        # KEY SHARE locks that inserting events and outbox rows (foreign keys to the release) take.
+        query = select(Release).where(col(Release.id) == release_id).with_for_update(key_share=True)
+        release = session.exec(query.execution_options(populate_existing=True)).one()
+    assert release is not None, f"release #{release_id} vanished"
+    return release
+
+
 def list_releases(session: Session, statuses: Sequence[str] | None = None) -> list[Release]:
     query = select(Release)
     if statuses:
@@ -30,21 +52,24 @@ def list_releases(session: Session, statuses: Sequence[str] | None = None) -> li
 
 
 def insert_release(session: Session, release: Release) -> tuple[Release, bool]:
-    """Insert unless another process already did; returns the stored row and whether we created it."""
+    """Insert unless another process already did; returns the stored row and whether we created it.
+
+    A savepoint keeps a lost race from spoiling the caller's transaction.
+    """
     try:
         with session.begin_nested():
             session.add(release)
-        session.commit()
         return release, True
     except IntegrityError:
-        session.rollback()
         existing = get_release(session, release.version)
         assert existing is not None, "unique violation without a row"
         return existing, False
 
 
 def step_runs(session: Session, release_id: int) -> dict[str, StepRun]:
-    rows = session.exec(select(StepRun).where(StepRun.release_id == release_id)).all()
+    rows = session.exec(
+        select(StepRun).where(StepRun.release_id == release_id).execution_options(populate_existing=True)
+    ).all()
     return {row.name: row for row in rows}
 
 
@@ -69,7 +94,6 @@ def add_event(
     release_id: int | None = None,
     step: str | None = None,
     output: str | None = None,
-    commit: bool = True,
 ) -> None:
     session.add(
         Event(
@@ -82,8 +106,6 @@ def add_event(
             output=redact(output) if output else None,
         )
     )
-    if commit:
-        session.commit()
 
 
 def events(session: Session, release_id: int, step: str | None = None) -> list[Event]:
@@ -113,7 +135,6 @@ def upsert_repo_result(
     row.status, row.sha, row.detail = status, sha, redact(detail)
     row.data, row.updated_at = json.dumps(data, sort_keys=True), now
     session.add(row)
-    session.commit()
 
 
 def repo_results(session: Session, release_id: int, step: str) -> list[RepoResult]:
