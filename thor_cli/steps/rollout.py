@@ -195,7 +195,8 @@ class RolloutStep(StepType):
             base=env.base_branch,
             labels=tuple(env.labels),
         )
-        outcome = ensure_pull_request(ctx.settings, spec, edit)
+        # --force is a person asking again: a declined pull request is reopened, never silently.
+        outcome = ensure_pull_request(ctx.settings, spec, edit, reopen=ctx.force)
         changes = [c.__dict__ for c in seen[0].changes] if seen else []
         data = {
             "status": outcome.status,
