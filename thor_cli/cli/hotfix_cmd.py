@@ -5,22 +5,34 @@ from __future__ import annotations
 import typer
 
 from thor_cli.cli import render
+from thor_cli.cli.helptext import command
 from thor_cli.cli.options import flush_notifications, runtime
 
 
 def register(app: typer.Typer) -> None:
-    app.command("hotfix")(hotfix)
+    command(
+        app,
+        "hotfix",
+        hotfix,
+        """
+        thor hotfix 2021.09 4f2a9c1 --repo uc-cdis/fence --dry-run
+        thor hotfix 2021.09 4f2a9c1 8e0b7d2 --repo uc-cdis/fence
+        """,
+    )
 
 
 def hotfix(
     ctx: typer.Context,
-    version: str = typer.Argument(..., help="The release, like 2021.09."),
-    commits: list[str] = typer.Argument(..., help="Commits to cherry-pick, in order (SHAs)."),
+    version: str = typer.Argument(..., metavar="VERSION", help="The release, like 2021.09."),
+    commits: list[str] = typer.Argument(..., metavar="COMMIT...", help="Commits to cherry-pick, in order (SHAs)."),
     repo: str = typer.Option(..., "--repo", metavar="REPO", help="The repository, as named in [repos]."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be done; change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Cherry-pick commits onto the release's stable branch of one repository and tag a hotfix release."""
+    """Cherry-pick commits onto a release's stable branch and tag it.
+
+    One repository at a time; the tag is a hotfix release of VERSION.
+    """
     from dataclasses import asdict
 
     from thor_cli.hotfix import hotfix as run_hotfix
