@@ -52,6 +52,7 @@ def test_a_month_with_a_workflow_a_notes_pull_request_and_a_hotfix(
         f"""
 [github]
 api_url = "{github.url}"
+allow_http = true
 timeout = 5
 write_interval = 0
 

@@ -48,7 +48,7 @@ after = []
 timeout = "10m"
 poll_every = "1m"
 {extra}"""
-    github_toml = f'[github]\napi_url = "{github.url}"\ntimeout = 5\nwrite_interval = 0\n'
+    github_toml = f'[github]\napi_url = "{github.url}"\nallow_http = true\ntimeout = 5\nwrite_interval = 0\n'
     return write_config(
         tmp_path / "thor.toml", github_toml + steps_toml(only("load-tests") | {"load-tests": step}), database_url
     )

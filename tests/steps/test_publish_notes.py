@@ -38,7 +38,7 @@ class Thor:
         self.manifest = g.make_remote(remotes, MANIFEST, history=[g.Change("manifests", {"README.md": "m\n"})])
         publish = f'uses = "publish-notes"\nafter = ["release-notes"]\nrepo = "{MANIFEST}"\nlabels = ["gen3-release"]\n'
         steps = only("split-branch", "release-notes") | {"publish-notes": publish + extra}
-        github_toml = f'\n[github]\napi_url = "{github.url}"\ntimeout = 5\nwrite_interval = 0\n'
+        github_toml = f'\n[github]\napi_url = "{github.url}"\nallow_http = true\ntimeout = 5\nwrite_interval = 0\n'
         self.config = git_config(tmp_path, [FENCE], steps_toml(steps) + github_toml, database_url)
         assert self("release", "start", VERSION).exit_code == 0
         for step in ("split-branch", "release-notes"):
