@@ -118,7 +118,8 @@ class _DatabasePool:
     def take(self) -> str:
         if self.free:
             return self.free.pop()
-        name = f"thor_test_{uuid.uuid4().hex[:12]}"
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1... under pytest-xdist: whose it is
+        name = f"thor_test_{worker}{'_' if worker else ''}{uuid.uuid4().hex[:12]}"
         connection = _admin()
         try:
             with connection.cursor() as cursor:

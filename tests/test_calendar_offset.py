@@ -10,8 +10,8 @@ import pytest
 
 from thor_cli.calendar import ReleaseCalendar, render_date_template
 from thor_cli.config import Settings, parse_config
+from thor_cli.releases import earlier_cycles
 from thor_cli.steps.base import ReleaseInfo
-from thor_cli.steps.release_notes import previous_cycle
 
 # Gen3's own scripts: the cut at the end of September is release 2021.10.
 SCHEDULE = {"feature_freeze": "FREQ=MONTHLY;BYDAY=-1FR", "code_freeze": "FREQ=MONTHLY;BYDAY=+2FR"}
@@ -38,12 +38,7 @@ def test_the_previous_release_follows_the_same_rule(tmp_path: Path) -> None:
     config = parse_config({"schedule": {**SCHEDULE, **OFFSET}})
     settings = Settings(config=config, path=None, database_url="sqlite://")
 
-    class Ctx:
-        pass
-
-    ctx = Ctx()
-    ctx.settings = settings  # type: ignore[attr-defined]
-    ctx.release = ReleaseInfo(  # type: ignore[attr-defined]
+    release = ReleaseInfo(
         "2021.10",
         None,
         datetime(2021, 9, 24, tzinfo=UTC),
@@ -51,8 +46,9 @@ def test_the_previous_release_follows_the_same_rule(tmp_path: Path) -> None:
         "integration202110",
         "stable",
     )
-    previous = previous_cycle(ctx)  # type: ignore[arg-type]
-    assert previous is not None and (previous.version, previous.integration_branch) == ("2021.09", "integration202109")
+    # The rule every step that looks back uses (releases.earlier_cycles / previous_release).
+    previous = earlier_cycles(settings, release)[0]
+    assert (previous.version, previous.integration_branch) == ("2021.09", "integration202109")
 
 
 @pytest.mark.parametrize("template", ["{feature_freeze+1Y:%Y}", "{feature_freeze+M:%Y}", "{feature_freeze+1M:%Y"])

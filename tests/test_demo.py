@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import thor_process
 from tests.fakes.gitrepos import git, heads, parents, tags
 from thor_cli.demo.sandbox import REPOS
 
@@ -124,13 +124,15 @@ def test_setup_only_needs_a_directory(run_thor):
     assert "--setup-only needs --dir" in result.stderr
 
 
-def test_throwaway_sandbox_is_removed(tmp_path):
+def test_throwaway_sandbox_is_removed(run_thor, tmp_path, monkeypatch):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # documented: None makes tempfile read $TMPDIR again
 
-    done = thor_process("demo", env={"TMPDIR": str(scratch)}, timeout=60)
+    done = run_thor("demo")
 
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.exit_code == 0, done.stdout + done.stderr
     match = re.search(r"^Sandbox: (\S+) \(deleted at the end", done.stdout, re.MULTILINE)
     assert match, done.stdout
     assert Path(match[1]).parent == scratch

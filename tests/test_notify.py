@@ -11,13 +11,13 @@ from sqlalchemy import text
 
 from tests.conftest import write_config
 from tests.fakes.slack_server import FakeSlack
+from tests.support import STEP_NAMES
 from thor_cli.adapters.slack import release_metadata
 from thor_cli.store.db import make_engine
 
 VERSION = "2021.09"
 NOW = ("--now", "2021-09-10T09:00")
-DEFAULTS = ("create-jira-release", "split-branch", "load-tests", "release-notes", "merge-stable",
-            "mark-released", "announce")  # fmt: skip
+DEFAULTS = STEP_NAMES
 # Two command steps; `verify` fails while a file named "fail" exists next to thor.toml.
 PIPELINE = (
     "".join(f"[steps.{name}]\nenabled = false\n\n" for name in DEFAULTS)

@@ -107,6 +107,8 @@ def test_output_is_kept_as_a_bounded_head_and_tail_while_it_streams():
     assert len(result.stdout) <= HEAD_BYTES + TAIL_BYTES + 200
     assert len(proc.tail(result.output)) == len(result.output)  # what proc keeps fits what is stored
     assert elapsed < 30
+    unbroken = proc.run([sys.executable, "-c", "print('x' * 1_000_000, end='')"]).stdout
+    assert "left out" in unbroken and len(proc.tail(unbroken)) == len(unbroken)
 
 
 def test_a_secret_cut_in_half_at_either_edge_of_the_kept_output_never_shows(monkeypatch):
@@ -162,7 +164,8 @@ def test_terminate_children_stops_every_group_term_first_then_kill(tmp_path):
     thread = threading.Thread(target=run)
     thread.start()
     (pid,) = wait_for(lambda: pids_in(ready, 1), what="the child to start")
-    assert pid in proc.live_process_groups()  # its own session: group id == its pid
+    # Its own session: group id == its pid; registered once Popen has returned in the thread.
+    wait_for(lambda: pid in proc.live_process_groups(), what="the group to be registered")
     started = time.monotonic()
     proc.terminate_children(grace=0.3)
     assert time.monotonic() - started < 0.3 + 1.5

@@ -102,6 +102,23 @@ def test_github_down_while_waiting_keeps_waiting(tmp_path: Path, github: FakeGit
     assert thor.steps()["rollout"]["status"] == "succeeded"
 
 
+def test_a_declined_environment_is_asked_again_only_when_forced(tmp_path: Path, github: FakeGitHub) -> None:
+    thor = setup(tmp_path, github, {"qa/values/values.yaml": BEHIND}, environments("qa"))
+    assert thor.tick("2021-09-10T09:00").exit_code == 0
+    github.close_pull(GITOPS, 1)
+    assert thor.tick("2021-09-10T09:11").exit_code == 0
+    assert thor.steps()["rollout"]["status"] == "succeeded"  # declined is final: later ticks leave it
+    assert thor.tick("2021-09-10T09:20").exit_code == 0
+    assert github.pulls_of(GITOPS)[0]["state"] == "closed"
+    forced = thor("step", "rollout", "2021.09", "--force", "--now", "2021-09-10T09:30")
+    assert forced.exit_code == 0, forced.stderr
+    [pull] = github.pulls_of(GITOPS)
+    assert pull["state"] == "open"  # reopened, not a second one
+    assert thor.steps()["rollout"]["status"] == "waiting"
+    envs = {e["name"]: e for e in thor("envs", "--json").json()["environments"]}
+    assert [r["status"] for r in envs["qa"]["rollouts"]] == ["opened"]
+
+
 def test_without_environments_the_environment_steps_skip(tmp_path: Path, run_thor) -> None:  # type: ignore[no-untyped-def]
     config = write_config(
         tmp_path / "thor.toml",

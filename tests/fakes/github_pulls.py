@@ -33,7 +33,6 @@ class PullWorkflow:
     def _init_pull_workflow(self) -> None:
         self.default_branches: dict[str, str] = {}  # repo -> default branch ("master" when not set)
         self.reviews: dict[tuple[str, int], list[dict[str, Any]]] = {}
-        self.head_exists: Any = None  # optional (repo, branch) -> bool: 422 for a head that is not pushed
         self.before_create: Any = None  # (repo, request body) -> None, called before the duplicate check
         self._next_number: dict[str, int] = {}
         self.route("GET", _REPO, self._get_repo)  # type: ignore[attr-defined]
@@ -110,8 +109,6 @@ class PullWorkflow:
             return self._error(422, "Validation Failed", request)  # type: ignore[attr-defined]
         branch = head.split(":", 1)[-1]
         label = head if ":" in head else f"{match['owner']}:{head}"
-        if self.head_exists is not None and not self.head_exists(repo, branch):
-            return self._validation_failed(request, f"head {branch!r} does not exist")
         if self.before_create is not None:  # a test's hook: a racing process opens the same one first
             self.before_create(repo, data)
         for (r, _), pull in self.pulls.items():

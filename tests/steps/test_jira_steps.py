@@ -106,7 +106,8 @@ enabled = false
     assert (story.summary, story.fix_versions) == ("Gen3 release 2021.09", [VERSION])
     subtasks = sorted(i.summary for i in issues if i.parent == story.key)
     assert subtasks == sorted(["create-jira-release", "split-branch", "load-tests", "merge-stable",
-                               "mark-released", "announce"])  # fmt: skip
+                               "mark-released", "announce", "check-images", "rollout-ci",
+                               "check-release-images", "rollout"])  # fmt: skip
     assert jira_fake.issues_created == 1 + len(subtasks)  # nothing made twice
 
 

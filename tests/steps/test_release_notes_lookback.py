@@ -117,7 +117,8 @@ def test_a_forced_run_after_a_failed_push_says_the_cut_was_recorded_but_not_push
     result = run("step", "release-notes", OCTOBER, "--force")
     assert result.exit_code == 1
     step = {s["name"]: s for s in run("status", OCTOBER, "--json").json()["steps"]}["release-notes"]
-    shown = run("log", OCTOBER, "release-notes").stdout
+    # The full per-repository text (a terminal table caps long details).
+    shown = run("log", OCTOBER, "release-notes", "--json").stdout
     said = step["detail"] + shown
     assert f"integration202110 does not exist: the cut at {cut[:7]} was recorded but its push did not succeed" in said
     assert "run `thor step split-branch 2021.10` again" in said

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from thor_cli.secrets import redact
 
-HEAD_BYTES = 2048
-TAIL_BYTES = 6144
+HEAD_BYTES = 1900  # with TAIL_BYTES and the marker: within proc.OUTPUT_TAIL_CHARS, what a step stores
+TAIL_BYTES = 6000
 CUT_MARGIN = 512  # characters dropped at a cut: longer than any secret or credential Thor masks
 
 

@@ -19,13 +19,8 @@ scratch repository of the pre-check is kept and the merge reuses it, with the tr
 
 from __future__ import annotations
 
-import itertools
-import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from thor_cli.adapters.git_base import (
@@ -35,15 +30,24 @@ from thor_cli.adapters.git_base import (
     ls_remote,
     peeled,
     repo_label,
-    run_git,
     short,
     summarize,
     tag_ref,
 )
+from thor_cli.adapters.git_merge_scratch import MergeScratch, MergeWorkspace, merge_workspace, scratch_for
 
 # Commits of each branch fetched first to tell a fast-forward from a merge. Stable is usually 30-60 pull
 # requests (first-parent commits) behind; a window that does not reach far enough costs one more fetch.
 HISTORY_WINDOW = 128
+__all__ = [
+    "HISTORY_WINDOW",
+    "MergePlan",
+    "MergeResult",
+    "MergeWorkspace",
+    "merge_and_tag",
+    "merge_workspace",
+    "plan_merge",
+]
 
 PlanKind = Literal["up-to-date", "fast-forward", "merge", "create", "conflict", "missing-branch"]
 MergeStatus = Literal["up-to-date", "fast-forward", "merged", "created", "skipped"]
@@ -66,7 +70,7 @@ class MergePlan:
     stable_branch: str = "stable"
     tree: str | None = None  # the tree merge-tree wrote, for "merge"
     # The pre-check's scratch repository, kept in a MergeWorkspace for the merge (not part of the plan's value).
-    scratch: _Scratch | None = field(default=None, compare=False, repr=False)
+    scratch: MergeScratch | None = field(default=None, compare=False, repr=False)
 
     @property
     def detail(self) -> str:
@@ -94,67 +98,6 @@ class MergeResult:
         return self.tag_status != "conflict"
 
 
-class _Scratch(Scratch):
-    """A scratch repository that pushes full packs when it is shallow: a thin pack from a shallow repository
-    makes git read the trees of every commit the remote has (``--objects-edge-aggressive``), which a
-    commits-only fetch does not have, so each would be fetched lazily. Only existing commits and a tag
-    object are ever pushed from a shallow scratch, so a full pack is the tag object alone."""
-
-    def __init__(self, url: str, path: Path) -> None:
-        super().__init__(url, path)
-        self.commits: set[str] = set()  # commits fetched (not lazily): what a tag may point at as is
-
-    @property
-    def shallow(self) -> bool:
-        return (self.path / "shallow").exists()
-
-    def git(self, *args: str, what: str | None = None, check: bool = True, input: str | None = None):
-        if args and args[0] == "push" and self.shallow:
-            args = ("push", "--no-thin", *args[1:])
-        return super().git(*args, what=what, check=check, input=input)
-
-    def fetch_objects(self, *oids: str, filter: str, depth: int | None = None, unshallow: bool = False) -> None:
-        """One fetch of ``oids`` (commits or trees) with ``filter``; commits are remembered as present."""
-        args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-gc", f"--filter={filter}"]
-        args += [f"--depth={depth}"] if depth else []
-        args += ["--unshallow"] if unshallow else []
-        self.git(*args, "origin", *dict.fromkeys(oids), what="fetch")
-
-
-def _new_scratch(url: str, path: Path) -> _Scratch:
-    run_git(["--git-dir", str(path), "init", "--bare", "--quiet", "--template="], url=url, what="init")
-    return _Scratch(url, path)
-
-
-class MergeWorkspace:
-    """Where the pre-check's scratch repositories wait for the merge (one directory, removed at the end)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._numbers = itertools.count()
-        self._lock = threading.Lock()
-
-    def new(self, url: str) -> _Scratch:
-        with self._lock:
-            number = next(self._numbers)
-        return _new_scratch(url, self.root / f"{number}.git")
-
-
-@contextmanager
-def merge_workspace() -> Iterator[MergeWorkspace]:
-    with tempfile.TemporaryDirectory(prefix="thor-merge-") as tmp:
-        yield MergeWorkspace(Path(tmp))
-
-
-@contextmanager
-def _scratch_for(url: str, workspace: MergeWorkspace | None) -> Iterator[_Scratch]:
-    if workspace is not None:
-        yield workspace.new(url)
-        return
-    with tempfile.TemporaryDirectory(prefix="thor-git-") as tmp:
-        yield _new_scratch(url, Path(tmp) / "scratch.git")
-
-
 def plan_merge(
     repo_url: str, integration_branch: str, stable_branch: str, *, workspace: MergeWorkspace | None = None
 ) -> MergePlan:
@@ -173,13 +116,13 @@ def plan_merge(
         return plan("create")
     if stable == integration:
         return plan("up-to-date")
-    with _scratch_for(repo_url, workspace) as repo:
+    with scratch_for(repo_url, workspace) as repo:
         kind, tree, conflicts = _examine(repo, stable, integration)
         kept = repo if workspace is not None and kind != "conflict" else None
         return plan(kind, conflicts, tree=tree, scratch=kept)
 
 
-def _examine(repo: _Scratch, stable: str, integration: str) -> tuple[PlanKind, str | None, list[str]]:
+def _examine(repo: MergeScratch, stable: str, integration: str) -> tuple[PlanKind, str | None, list[str]]:
     """(kind, tree, conflicts) for two commits, fetching into ``repo`` only what telling them apart needs."""
     repo.fetch_objects(stable, integration, filter="tree:0", depth=HISTORY_WINDOW)
     repo.commits.update((stable, integration))
@@ -199,7 +142,7 @@ def _examine(repo: _Scratch, stable: str, integration: str) -> tuple[PlanKind, s
     return ("conflict" if conflicts else "merge"), tree, conflicts
 
 
-def _relation(repo: _Scratch, stable: str, integration: str) -> tuple[PlanKind | None, list[str]]:
+def _relation(repo: MergeScratch, stable: str, integration: str) -> tuple[PlanKind | None, list[str]]:
     """(up-to-date, fast-forward or merge, the merge bases) from the commits fetched; None when a shallow
     window cannot tell.
 
@@ -269,7 +212,7 @@ def merge_and_tag(
         return _result("up-to-date", target, "exists", stable_branch, integration_branch, tag)
 
     kept = plan.scratch if plan.scratch is not None and plan.scratch.path.exists() else None
-    with _scratch_for(repo_url, None) if kept is None else nullcontext(kept) as repo:
+    with scratch_for(repo_url, None) if kept is None else nullcontext(kept) as repo:
         if kind == "merge":
             tree = plan.tree if kept is not None else None
             if tree is None:

@@ -74,7 +74,9 @@ class PullState:
     approvals: int  # reviewers whose latest review approves
 
 
-def ensure_pull_request(settings: Settings, spec: PullSpec, edit: Edit) -> PullOutcome:
+def ensure_pull_request(settings: Settings, spec: PullSpec, edit: Edit, *, reopen: bool = False) -> PullOutcome:
+    """``reopen``: a pull request closed without merging is reopened (asked again) instead of reported
+    ``declined`` — only when a person asks for it (``thor step … --force``)."""
     owner = spec.repo.partition("/")[0]
     head = f"{owner}:{spec.branch}"
     with github_client(settings) as gh:
@@ -86,7 +88,11 @@ def ensure_pull_request(settings: Settings, spec: PullSpec, edit: Edit) -> PullO
             newest = pulls[0]
             if newest.merged_at is not None:
                 return _outcome("merged", newest, detail=f"{spec.repo}#{newest.number} merged")
-            return _outcome("declined", newest, detail=f"{spec.repo}#{newest.number} closed without merging")
+            if not reopen:
+                return _outcome("declined", newest, detail=f"{spec.repo}#{newest.number} closed without merging")
+            with github_errors(f"reopening {spec.repo}#{newest.number}", settings):
+                newest.edit(state="open")
+            current = newest
 
         with open_branches(spec.url, spec.base, spec.branch) as branches:
             on_base = _changes(edit(branches.snapshot(branches.base_sha)), branches.snapshot(branches.base_sha))

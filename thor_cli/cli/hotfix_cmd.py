@@ -5,11 +5,17 @@ from __future__ import annotations
 import typer
 
 from thor_cli.cli import render
+from thor_cli.cli.helptext import command
 from thor_cli.cli.options import flush_notifications, runtime
 
 
 def register(app: typer.Typer) -> None:
-    app.command("hotfix")(hotfix)
+    command(
+        app,
+        "hotfix",
+        hotfix,
+        "thor hotfix 2021.09 --repo uc-cdis/fence 1a2b3c4\nthor hotfix 2021.09 --repo uc-cdis/fence 1a2b3c4 --dry-run",
+    )
 
 
 def hotfix(
@@ -20,7 +26,10 @@ def hotfix(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be done; change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Cherry-pick commits onto the release's stable branch of one repository and tag a hotfix release."""
+    """Cherry-pick fixes onto a release's stable branch and tag a hotfix.
+
+    One repository at a time; the tag is VERSION.N (see docs/hotfix.md).
+    """
     from dataclasses import asdict
 
     from thor_cli.hotfix import hotfix as run_hotfix

@@ -7,12 +7,13 @@ from pathlib import Path
 import typer
 
 from thor_cli.cli import render
+from thor_cli.cli.helptext import command
 from thor_cli.cli.options import runtime
 from thor_cli.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("report")(report)
+    command(app, "report", report, "thor report\nthor report --out board")
 
 
 def report(
@@ -21,7 +22,11 @@ def report(
         None, "--out", metavar="DIR", help="Where to write the site (default: [report] dir of thor.toml)."
     ),
 ) -> None:
-    """Write the release board: releases, environments, calendar (HTML, one CSS file and the ICS feed)."""
+    """Write the release board, a static site for project managers.
+
+    Releases, environments and the calendar: HTML, one CSS file and the ICS feed;
+    no JavaScript, it works from file://.
+    """
     from thor_cli.report.build import write_site
 
     rt = runtime(ctx)

@@ -5,20 +5,28 @@ from __future__ import annotations
 import typer
 
 from thor_cli.cli import render
+from thor_cli.cli.helptext import command
 from thor_cli.cli.options import options, runtime
 from thor_cli.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
+    command(app, "serve", serve, "thor serve\nTHOR_SERVER_TOKEN=... thor serve --host 127.0.0.1 --port 8080")
 
 
 def serve(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (put a reverse proxy in front)."),
-    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", metavar="HOST", help="Address to listen on (put a reverse proxy in front)."
+    ),
+    port: int = typer.Option(
+        8080, "--port", min=0, max=65535, metavar="PORT", help="Port to listen on (0: any free port)."
+    ),
 ) -> None:
-    """Serve the board's pages and JSON under /api/; writes need THOR_SERVER_TOKEN. The server never runs steps."""
+    """Serve the board live, and JSON under /api/ (writes need a token).
+
+    Writes need THOR_SERVER_TOKEN; the server never runs steps.
+    """
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401

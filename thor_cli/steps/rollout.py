@@ -188,7 +188,8 @@ class RolloutStep(StepType):
             base=env.base_branch,
             labels=tuple(env.labels),
         )
-        outcome = ensure_pull_request(ctx.settings, spec, edit)
+        # --force is a person asking again: a declined pull request is reopened, never silently.
+        outcome = ensure_pull_request(ctx.settings, spec, edit, reopen=ctx.force)
         changes = [c.__dict__ for c in seen[0].changes] if seen else []
         data = {
             "status": outcome.status,
@@ -258,8 +259,9 @@ class RolloutStep(StepType):
             ctx.notify(text)
             data = {**data, "announced": status}
         record_status = {"merged": "succeeded", "up-to-date": "succeeded", "declined": "skipped"}.get(status, "pending")
-        detail = status if status != "opened" else f"waiting for {env.owner or 'its owner'}"
-        ctx.record_repo(RepoRecord(outcome.name, record_status, outcome.sha, f"{detail} ({data.get('pr_url')})", data))
+        detail = str(status) if status != "opened" else f"waiting for {env.owner or 'its owner'}"
+        detail += f" ({data['pr_url']})" if data.get("pr_url") else ""
+        ctx.record_repo(RepoRecord(outcome.name, record_status, outcome.sha, detail, data))
 
     def _summary(self, ctx: StepContext, outcomes: list[EnvOutcome]) -> StepResult:
         counts: dict[str, list[str]] = {}
