@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import serve_fake
 from tests.fakes.github_server import FakeGitHub
-from thor_cli.adapters.github import GitHubUnavailable
-from thor_cli.adapters.github_api import GitHubRequestError, check_api_url, github_client, github_errors
+from thor_cli.adapters.github import GitHubUnavailable, check_api_url
+from thor_cli.adapters.github_api import GitHubRequestError, github_client, github_errors
 from thor_cli.config import Settings, parse_config
 from thor_cli.errors import ConfigError, ExitCode
 
@@ -84,4 +84,4 @@ def test_missing_token_and_plain_http_to_another_host_are_refused(monkeypatch: p
     with pytest.raises(ConfigError, match="allow_http is only for a loopback test server"):
         settings_for("http://github.example.com")
     for url in ("http://127.0.0.1:9/api/v3", "http://localhost:8080", "http://[::1]:80", "https://ghe.example.com"):
-        check_api_url(url)
+        check_api_url(url, allow_http=True)

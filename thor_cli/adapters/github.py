@@ -21,14 +21,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from thor_cli.adapters.git_auth import TOKEN_ENV, is_loopback
 from thor_cli.adapters.net import network_error, one_line
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError
 from thor_cli.secrets import secret
 
 if TYPE_CHECKING:
-    from thor_cli.config import Settings
+    from thor_cli.config import GithubConfig, Settings
 
-TOKEN_ENV = "THOR_GITHUB_TOKEN"
+__all__ = ["TOKEN_ENV", "GitHubClient", "GitHubError", "GitHubUnavailable", "checked_api_url"]
 API_VERSION = "2022-11-28"
 MAX_ATTEMPTS = 3  # per request, counting the ones that hit a rate limit
 MAX_WAIT = 60.0  # seconds: a longer rate-limit wait gives up instead
@@ -93,11 +94,7 @@ class GitHubClient:
         if not token:
             return None
         config = settings.config.github
-        try:
-            check_api_url(config.api_url, allow_http=config.allow_http)
-        except ValueError as exc:
-            raise ConfigError(f"github.api_url: {exc}") from None
-        return cls(config.api_url, token, timeout=config.timeout)
+        return cls(checked_api_url(config), token, timeout=config.timeout)
 
     # -- the API ------------------------------------------------------------------------------------
 
@@ -243,9 +240,9 @@ def _unavailable(error: ServiceUnavailable) -> GitHubUnavailable:
 
 def check_api_url(api_url: str, *, allow_http: bool = False) -> None:
     """The Bearer token goes over https only, as git's token does: plain http is refused (``ValueError``),
-    unless ``allow_http`` is set and the host is this machine (a local test server)."""
-    from thor_cli.adapters.git_auth import is_loopback
-
+    unless ``allow_http`` is set and the host is this machine (a local test server). The one check of the
+    API URL: the configuration runs it when ``thor.toml`` is loaded, and both GitHub clients (this one and
+    PyGithub's in ``github_api``) again through ``checked_api_url`` before a token leaves."""
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{api_url!r} is not an http(s) URL")
@@ -258,6 +255,15 @@ def check_api_url(api_url: str, *, allow_http: bool = False) -> None:
         )
     if not is_loopback(parts.hostname):
         raise ValueError(f"allow_http is only for a loopback test server, not {parts.hostname}")
+
+
+def checked_api_url(config: GithubConfig) -> str:
+    """``[github] api_url`` once ``check_api_url`` accepts it, else a one-line ``ConfigError``."""
+    try:
+        check_api_url(config.api_url, allow_http=config.allow_http)
+    except ValueError as exc:
+        raise ConfigError(f"github.api_url: {exc}") from None
+    return config.api_url
 
 
 # -- which repositories are on GitHub -----------------------------------------------------------------

@@ -14,8 +14,9 @@ Use::
             pull = repo.create_pull(...)
 
 - ``github_client(settings)`` (a context manager): a ``github.Github`` for ``[github] api_url`` with
-  ``THOR_GITHUB_TOKEN`` (``ConfigError`` when it is unset, or when the URL is plain ``http://`` to a host
-  other than loopback: the token would travel in clear), ``[github] timeout``, ``per_page=100``,
+  ``THOR_GITHUB_TOKEN`` (``ConfigError`` when it is unset, or when ``adapters.github.check_api_url`` refuses
+  the URL: plain ``http://`` except with ``allow_http`` to a loopback test server, the token would travel in
+  clear), ``[github] timeout``, ``per_page=100``,
   ``GithubRetry`` (rate limits waited out up to ``MAX_RATE_LIMIT_WAIT`` seconds, 5xx retried twice) and
   ``[github] write_interval`` seconds between writes (GitHub's advice against secondary rate limits),
   ``lazy=True`` (an object is fetched only when one of its attributes is read: fewer requests).
@@ -28,13 +29,11 @@ Use::
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from thor_cli.adapters.github import TOKEN_ENV, GitHubError, GitHubUnavailable
+from thor_cli.adapters.github import TOKEN_ENV, GitHubError, GitHubUnavailable, checked_api_url
 from thor_cli.adapters.net import network_error, one_line
 from thor_cli.errors import ConfigError
 from thor_cli.secrets import secret
@@ -57,29 +56,6 @@ class GitHubRequestError(GitHubError):
         self.status = status
 
 
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_api_url(api_url: str) -> None:
-    """A token goes over https, or over http only to this machine (a local stand-in)."""
-    parts = urlsplit(api_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"[github] api_url {api_url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"[github] api_url {api_url!r} is plain http: Thor does not send {TOKEN_ENV} unencrypted "
-            "(use https, or a loopback address for a local stand-in)"
-        )
-
-
 @contextmanager
 def github_client(settings: Settings) -> Iterator[Github]:
     """A ``github.Github`` configured from ``[github]``; closed on exit."""
@@ -87,13 +63,13 @@ def github_client(settings: Settings) -> Iterator[Github]:
     token = secret(TOKEN_ENV)
     if token is None:
         raise ConfigError(f"{TOKEN_ENV} is not set (GitHub pull requests need a token)")
-    check_api_url(config.api_url)
+    api_url = checked_api_url(config)
     from github import Auth, Github, GithubRetry
 
     retry = GithubRetry(total=RETRIES, max_rate_limit_wait=MAX_RATE_LIMIT_WAIT, raise_on_status=False)
     gh = Github(
         auth=Auth.Token(token),
-        base_url=config.api_url.rstrip("/"),
+        base_url=api_url.rstrip("/"),
         timeout=max(1, round(config.timeout)),
         per_page=PER_PAGE,
         retry=retry,

@@ -8,15 +8,15 @@ never triggered twice. Errors leave as one redacted ``ThorError`` line; the ``je
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlparse
 
-from thor_cli.adapters.net import network_error, one_line
-from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
+from thor_cli.adapters.net import one_line
+from thor_cli.adapters.service import ServiceClient
+from thor_cli.errors import ServiceUnavailable, StepError, ThorError
 from thor_cli.secrets import redact, required_secret
 
 if TYPE_CHECKING:
@@ -113,24 +113,19 @@ def job_path(job: str) -> str:
     return "/".join(f"job/{quote(p, safe='')}" for p in parts)
 
 
-class JenkinsClient:
+class JenkinsClient(ServiceClient):
     service = "Jenkins"
+    section = "jenkins"
+    required = ("url",)
+    url: str
 
     def __init__(self, url: str, user: str, token: str, *, timeout: float = 30) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-        self._user = user
-        self._token = token
+        super().__init__(url.rstrip("/"), token, timeout=timeout, user=user)
         self._server: Jenkins | None = None
-
-    def __repr__(self) -> str:  # never show the token
-        return f"JenkinsClient(url={self.url!r})"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JenkinsClient:
-        config = settings.config.jenkins
-        if not config.url:
-            raise ConfigError("[jenkins] url is not set in thor.toml")
+        config = cls.configured(settings)
         user, token = required_secret("THOR_JENKINS_USER"), required_secret("THOR_JENKINS_TOKEN")
         return cls(config.url, user, token, timeout=config.timeout)
 
@@ -152,33 +147,29 @@ class JenkinsClient:
         body = self._jenkins().jenkins_open(requests.Request("GET", f"{self.url}/{path}"))
         return json.loads(body)
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Turn python-jenkins/requests exceptions into one redacted ``ThorError`` line."""
+    def _translate(self, action: str, exc: Exception) -> ThorError | None:
+        """python-jenkins/requests exceptions as one redacted line."""
         import requests
         from jenkins import JenkinsException, TimeoutException
 
-        try:
-            yield
-        except ThorError:
-            raise
-        except (TimeoutException, requests.RequestException) as exc:
+        if isinstance(exc, TimeoutException | requests.RequestException):
             status = _http_status(exc)
             if status is not None and not isinstance(exc, TimeoutException):
-                raise self._api_error(action, status, exc) from None
-            raise network_error(self.service, self.url, exc, self.timeout) from None
-        except JenkinsException as exc:
-            raise self._api_error(action, _http_status(exc), exc) from None
-        except ValueError:
-            raise StepError(redact(f"Jenkins at {self.url} did not answer JSON (trying to {action})")) from None
+                return self._api_error(action, status, exc)
+            return self._unreachable(exc)
+        if isinstance(exc, JenkinsException):
+            return self._api_error(action, _http_status(exc), exc)
+        if isinstance(exc, ValueError):
+            return self._not_json(action)
+        return None
 
     def _api_error(self, action: str, status: int | None, exc: BaseException) -> ThorError:
         if status in (401, 403):
-            return ServiceUnavailable(f"Jenkins rejected the credentials (HTTP {status})")
+            return self._credentials_rejected(status)
         if status == 404:
             return StepError(redact(f"Jenkins could not {action}: not found (HTTP 404)"))
         if status is not None and (status == 429 or status >= 500):
-            return ServiceUnavailable(redact(f"Jenkins at {self.url} failed to {action} (HTTP {status})"))
+            return self._server_failed(action, status)
         if status is not None:
             return StepError(redact(f"Jenkins could not {action} (HTTP {status})"))
         # No HTTP status: python-jenkins' own complaint (its first line never carries a response body).

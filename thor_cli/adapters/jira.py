@@ -7,14 +7,13 @@ this module as ``ThorError``s with one redacted line; ``jira`` is imported lazil
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from thor_cli.adapters.net import network_error, one_line
-from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
+from thor_cli.adapters.net import one_line
+from thor_cli.adapters.service import ServiceClient
+from thor_cli.errors import ServiceUnavailable, StepError, ThorError
 from thor_cli.secrets import redact, required_secret
 
 if TYPE_CHECKING:
@@ -48,10 +47,13 @@ class JiraVersion:
         )
 
 
-class JiraClient:
+class JiraClient(ServiceClient):
     """A JIRA server (Data Center or Cloud) reached with basic auth (user + API token)."""
 
     service = "JIRA"
+    section = "jira"
+    required = ("url", "project")
+    url: str
 
     def __init__(
         self,
@@ -63,25 +65,15 @@ class JiraClient:
         max_retries: int = 3,
         subtask_type: str = "Sub-task",
     ) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
+        super().__init__(url.rstrip("/"), token, timeout=timeout, user=user)
         self.max_retries = max_retries
         # Data Center calls it "Sub-task", Cloud "Subtask".
         self.subtask_type = subtask_type
-        self._user = user
-        self._token = token
         self._jira: JIRA | None = None
-
-    def __repr__(self) -> str:  # never show the token
-        return f"JiraClient(url={self.url!r})"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JiraClient:
-        config = settings.config.jira
-        if not config.url:
-            raise ConfigError("[jira] url is not set in thor.toml")
-        if not config.project:
-            raise ConfigError("[jira] project is not set in thor.toml")
+        config = cls.configured(settings)
         user, token = required_secret("THOR_JIRA_USER"), required_secret("THOR_JIRA_TOKEN")
         return cls(
             config.url,
@@ -102,37 +94,32 @@ class JiraClient:
             with self._errors("connect"):
                 self._jira = JIRA(
                     self.url,
-                    basic_auth=(self._user, self._token),
+                    basic_auth=(self._user or "", self._token),
                     timeout=self.timeout,
                     max_retries=self.max_retries,
                 )
         return self._jira
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Turn whatever the client library raises into one redacted ``ThorError`` line."""
+    def _translate(self, action: str, exc: Exception) -> ThorError | None:
         import requests
         from jira.exceptions import JIRAError
 
-        try:
-            yield
-        except ThorError:
-            raise
-        except JIRAError as exc:
+        if isinstance(exc, JIRAError):
             # str(JIRAError) lists the request headers, basic-auth included: use only status and parsed text.
-            raise self._api_error(action, exc.status_code, exc.text) from None
-        except requests.RequestException as exc:
-            raise network_error(self.service, self.url, exc, self.timeout) from None
-        except ValueError:  # the body was not the JSON the client expected
-            raise StepError(redact(f"JIRA at {self.url} did not answer JSON (trying to {action})")) from None
+            return self._api_error(action, exc.status_code, exc.text)
+        if isinstance(exc, requests.RequestException):
+            return self._unreachable(exc)
+        if isinstance(exc, ValueError):  # the body was not the JSON the client expected
+            return self._not_json(action)
+        return None
 
     def _api_error(self, action: str, status: int | None, text: str | None) -> ThorError:
         if status in (401, 403):
-            return ServiceUnavailable(f"JIRA rejected the credentials (HTTP {status})")
+            return self._credentials_rejected(status)
         if status == 429:
             return ServiceUnavailable(redact(f"JIRA at {self.url} is rate limiting Thor (HTTP 429); try later"))
         if status is not None and status >= 500:
-            return ServiceUnavailable(redact(f"JIRA at {self.url} failed to {action} (HTTP {status})"))
+            return self._server_failed(action, status)
         detail = one_line(text)
         where = f"HTTP {status}" if status else "no HTTP status"
         return StepError(redact(f"JIRA could not {action} ({where})" + (f": {detail}" if detail else "")))

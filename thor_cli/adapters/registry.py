@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
-from thor_cli.adapters.github_api import is_loopback
+from thor_cli.adapters.git_auth import is_loopback
 from thor_cli.adapters.net import network_error, one_line
 from thor_cli.errors import ConfigError, ServiceUnavailable
 from thor_cli.secrets import secret

@@ -8,12 +8,11 @@ redacted ``ThorError`` line; the ``slack_sdk`` import is deferred so ``thor stat
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from thor_cli.adapters.net import network_error, one_line
-from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
+from thor_cli.adapters.net import one_line
+from thor_cli.adapters.service import ServiceClient
+from thor_cli.errors import ServiceUnavailable, StepError, ThorError
 from thor_cli.secrets import redact, required_secret
 
 if TYPE_CHECKING:
@@ -55,8 +54,12 @@ def release_metadata(event_type: str, key: str, **payload: Any) -> dict[str, Any
     return {"event_type": event_type, "event_payload": {"key": key, **payload}}
 
 
-class SlackClient:
+class SlackClient(ServiceClient):
     service = "Slack"
+    section = "slack"
+    required = ("channel",)
+    endpoint_attr = "base_url"
+    base_url: str
 
     def __init__(
         self,
@@ -66,20 +69,13 @@ class SlackClient:
         timeout: float = 30,
         max_rate_limit_retries: int = 2,
     ) -> None:
-        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
-        self.timeout = timeout
+        super().__init__(base_url if base_url.endswith("/") else base_url + "/", token, timeout=timeout)
         self.max_rate_limit_retries = max_rate_limit_retries
-        self._token = token
         self._client: WebClient | None = None
-
-    def __repr__(self) -> str:  # never show the token
-        return f"SlackClient(base_url={self.base_url!r})"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SlackClient:
-        config = settings.config.slack
-        if not config.channel:
-            raise ConfigError("[slack] channel is not set in thor.toml")
+        config = cls.configured(settings)
         return cls(
             required_secret("THOR_SLACK_TOKEN"),
             base_url=config.base_url,
@@ -104,25 +100,21 @@ class SlackClient:
             )
         return self._client
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
+    def _translate(self, action: str, exc: Exception) -> ThorError | None:
         import http.client
 
         from slack_sdk.errors import SlackApiError, SlackClientError
 
-        try:
-            yield
-        except ThorError:
-            raise
-        except SlackApiError as exc:
+        if isinstance(exc, SlackApiError):
             data = exc.response.data if exc.response is not None else None
             error = data.get("error") if isinstance(data, dict) else None
             status = exc.response.status_code if exc.response is not None else None
-            raise self._api_error(action, status, error) from None
-        except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
-            raise network_error(self.service, self.base_url, exc, self.timeout) from None
-        except SlackClientError as exc:
-            raise StepError(f"Slack could not {action}: {one_line(str(exc))}") from None
+            return self._api_error(action, status, error)
+        if isinstance(exc, OSError | http.client.HTTPException):  # URLError, timeouts, resets
+            return self._unreachable(exc)
+        if isinstance(exc, SlackClientError):
+            return StepError(f"Slack could not {action}: {one_line(str(exc))}")
+        return None
 
     def _api_error(self, action: str, status: int | None, error: str | None) -> ThorError:
         if status == 429 or error == "ratelimited":
@@ -131,7 +123,7 @@ class SlackClient:
         if error in _AUTH_ERRORS:
             return ServiceUnavailable(f"Slack rejected the token ({error})")
         if status is not None and status >= 500:
-            return ServiceUnavailable(redact(f"Slack at {self.base_url} failed to {action} (HTTP {status})"))
+            return self._server_failed(action, status)
         code = one_line(error) if error else f"HTTP {status}"
         return SlackRefused(redact(f"Slack could not {action}: {code}"), error)
 

@@ -287,14 +287,8 @@ def refresh_release_status(rt: Runtime, tx: Session, release: Release, *, actor:
         old = locked.status
         locked.status, locked.updated_at = new_status, now
         tx.add(locked)
-        queries.add_event(
-            tx,
-            at=now,
-            actor=actor,
-            kind=f"release-{new_status}",
-            release_id=release.id,
-            message=f"release {locked.version}: {old} -> {new_status}",
-        )
+        change = f"release {locked.version}: {old} -> {new_status}"
+        _event(tx, rt, release, None, actor, f"release-{new_status}", change, at=now)
         notify.release_changed(rt, tx, locked, new_status)
     release.status = new_status
     return new_status
@@ -302,14 +296,7 @@ def refresh_release_status(rt: Runtime, tx: Session, release: Release, *, actor:
 
 def record_release_start(rt: Runtime, tx: Session, release: Release, *, actor: str, why: str) -> None:
     """The event and the Slack thread that mark a release's start, in the caller's unit of work."""
-    queries.add_event(
-        tx,
-        at=rt.clock.now(),
-        actor=actor,
-        kind="release-started",
-        release_id=release.id,
-        message=f"release {release.version} started {why}",
-    )
+    _event(tx, rt, release, None, actor, "release-started", f"release {release.version} started {why}")
     notify.release_opened(rt, tx, release)
 
 
@@ -317,7 +304,7 @@ def _event(
     tx: Session,
     rt: Runtime,
     release: Release,
-    step: Step,
+    step: Step | None,
     actor: str,
     kind: str,
     message: str,
@@ -325,13 +312,15 @@ def _event(
     output: str | None = None,
     at: datetime | None = None,
 ) -> None:
+    """An event of ``release`` (of one of its steps, or of the release itself when ``step`` is None), added to
+    the caller's unit of work ``tx``: it commits with the change it records."""
     queries.add_event(
         tx,
         at=at or rt.clock.now(),
         actor=actor,
         kind=kind,
         release_id=release.id,
-        step=step.name,
+        step=step.name if step else None,
         message=message,
         output=output,
     )

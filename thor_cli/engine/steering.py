@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from thor_cli import notify
 from thor_cli.clock import as_utc
@@ -35,6 +36,11 @@ from thor_cli.releases import (
 from thor_cli.runtime import Runtime
 from thor_cli.store import leases, queries
 from thor_cli.store.models import DONE_STEP_STATUSES, Release, ReleaseStatus, StepRun, StepStatus
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from thor_cli.calendar import Cycle
 
 
 class Conflict(ThorError):
@@ -307,6 +313,17 @@ def _cycle_length(rt: Runtime, cycle) -> timedelta:  # type: ignore[no-untyped-d
     return (following[0].feature_freeze - cycle.feature_freeze) if following else timedelta(days=31)
 
 
+def _locked_row(rt: Runtime, tx: Session, version: str, cycle: Cycle) -> Release:
+    """The release row of ``version``, locked in the caller's unit of work ``tx``; a release that has no row
+    yet (it never started) gets one now, marked not started, so that cancelling or rescheduling it starts
+    nothing."""
+    release = queries.get_release(tx, version)
+    if release is None:
+        release, _ = queries.insert_release(tx, new_release(rt, cycle, started=False))
+        tx.flush()
+    return queries.lock_release(tx, release.id)  # type: ignore[arg-type]
+
+
 def cancel_release(rt: Runtime, version: str, reason: str | None, *, dry_run: bool = False) -> str:
     cycle = resolve_cycle(rt, version)
     existing = find_release(rt, version)
@@ -319,11 +336,7 @@ def cancel_release(rt: Runtime, version: str, reason: str | None, *, dry_run: bo
     now = rt.clock.now()
     message = f"release {version} cancelled by {rt.who}" + (f": {reason}" if reason else "")
     with rt.store.transaction() as tx:
-        release = queries.get_release(tx, version)
-        if release is None:
-            release, _ = queries.insert_release(tx, new_release(rt, cycle, started=False))
-            tx.flush()
-        release = queries.lock_release(tx, release.id)  # type: ignore[arg-type]
+        release = _locked_row(rt, tx, version, cycle)
         if release.status == ReleaseStatus.RELEASED:  # released while we looked
             raise Conflict(f"release {version} is already released: it cannot be cancelled")
         release.status, release.updated_at = ReleaseStatus.CANCELLED, now
@@ -355,11 +368,7 @@ def reschedule_release(
         return f"would reschedule release {version}: {summary}"
     now = rt.clock.now()
     with rt.store.transaction() as tx:
-        release = queries.get_release(tx, version)
-        if release is None:
-            release, _ = queries.insert_release(tx, new_release(rt, cycle, started=False))
-            tx.flush()
-        release = queries.lock_release(tx, release.id)  # type: ignore[arg-type]
+        release = _locked_row(rt, tx, version, cycle)
         if release.status in (ReleaseStatus.RELEASED, ReleaseStatus.CANCELLED):
             raise Conflict(f"release {version} is {release.status}: it cannot be rescheduled")
         release.feature_freeze = new_ff

@@ -14,19 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thor_cli.repos import Repo
 from thor_cli.steps.base import StepContext, StepResult, StepType
-from thor_cli.steps.repo_fanout import (
-    NO_REPOS,
-    RepoOutcome,
-    cut_records,
-    done_summary,
-    failure_summary,
-    plural,
-    recorded_cut,
-    release_repos,
-    report_lines,
-    run_over_repos,
-    to_retry,
-)
+from thor_cli.steps.repo_fanout import RepoOutcome, cut_records, plural, recorded_cut, run_repo_step
 
 _KINDS = {"deleted": "deleted", "absent": "already absent"}
 
@@ -50,24 +38,15 @@ class DeleteBranchStep(StepType):
         render_check(options.branch)
 
     def run(self, ctx: StepContext) -> StepResult:
-        repos = release_repos(ctx)
-        if not repos:
-            return StepResult.fail(NO_REPOS)
         branch = ctx.release.render(ctx.options.branch)
         guards = cut_records(ctx) if branch == ctx.release.integration_branch else {}
-        todo, earlier = to_retry(repos, ctx.repo_results(), force=ctx.force)
-        outcomes = run_over_repos(
+        return run_repo_step(
             ctx,
-            todo,
             lambda r: _delete(r, branch, recorded_cut(guards.get(r.name))),
             description=f"deleting {branch}",
+            headline=lambda total, counts: f"{branch} in {plural(total, 'repo')}: {counts}",
+            force=ctx.force,
         )
-        output = report_lines(outcomes, (r.name for r in earlier))
-        failed = {name: o for name, o in outcomes.items() if not o.ok}
-        if failed:
-            return StepResult.fail(failure_summary(failed, len(repos)), output=output)
-        counts = done_summary(outcomes, earlier)
-        return StepResult.ok(f"{branch} in {plural(len(repos), 'repo')}: {counts}", output=output)
 
 
 def _delete(repo: Repo, branch: str, expected: str | None) -> RepoOutcome:

@@ -14,19 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from thor_cli.repos import Repo
 from thor_cli.steps.base import RepoRecord, StepContext, StepResult, StepType
-from thor_cli.steps.repo_fanout import (
-    NO_REPOS,
-    RepoOutcome,
-    done_summary,
-    error_reason,
-    failure_summary,
-    plural,
-    release_repos,
-    report_lines,
-    run_over_repos,
-    short,
-    to_retry,
-)
+from thor_cli.steps.repo_fanout import RepoOutcome, error_reason, plural, run_repo_step, short
 
 _KINDS = {"created": "created", "exists": "already there", "advanced": "already cut and moved on", "moved": "moved"}
 
@@ -50,25 +38,17 @@ class SplitBranchStep(StepType):
         )
 
     def run(self, ctx: StepContext) -> StepResult:
-        repos = release_repos(ctx)
-        if not repos:
-            return StepResult.fail(NO_REPOS)
         force = ctx.force or ctx.options.force
         branch = ctx.release.integration_branch
         recorded = ctx.repo_results()
-        todo, earlier = to_retry(repos, recorded, force=force)
-        outcomes = run_over_repos(
+        return run_repo_step(
             ctx,
-            todo,
             lambda repo: _cut(ctx, repo, branch, recorded.get(repo.name), force=force),
             description=f"cutting {branch}",
+            headline=lambda total, counts: f"{plural(total, 'repo')}: {counts}",
+            force=force,
+            recorded=recorded,
         )
-        output = report_lines(outcomes, (r.name for r in earlier))
-        failed = {name: o for name, o in outcomes.items() if not o.ok}
-        if failed:
-            return StepResult.fail(failure_summary(failed, len(repos)), output=output)
-        counts = done_summary(outcomes, earlier)
-        return StepResult.ok(f"{plural(len(repos), 'repo')}: {counts}", output=output)
 
 
 def source_tip(repo: Repo) -> tuple[str, str]:

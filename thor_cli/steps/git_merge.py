@@ -20,13 +20,14 @@ from thor_cli.steps.base import RepoRecord, StepContext, StepResult, StepType
 from thor_cli.steps.repo_fanout import (
     NO_REPOS,
     RepoOutcome,
-    done_summary,
     error_reason,
     failure_summary,
+    failures,
     plural,
     release_repos,
     report_lines,
     run_over_repos,
+    summarise,
     to_retry,
 )
 
@@ -87,7 +88,7 @@ class MergeStableStep(StepType):
         checks = run_over_repos(
             ctx, todo, lambda r: _check(ctx, r, workspace), description="checking merges", record=False
         )
-        blocked = {name: o for name, o in checks.items() if not o.ok}
+        blocked = failures(checks)
         if blocked:
             for name, outcome in checks.items():
                 if outcome.ok:
@@ -109,12 +110,11 @@ class MergeStableStep(StepType):
             lambda r: _merge(ctx, r, checks[r.name].extra, workspace, tag=tag, message=message),
             description=f"merging and tagging {tag}",
         )
-        output = report_lines(outcomes, (r.name for r in earlier))
-        failed = {name: o for name, o in outcomes.items() if not o.ok}
-        if failed:
-            return StepResult.fail(failure_summary(failed, len(repos)), output=output)
-        counts = done_summary(outcomes, earlier, _MERGED)
-        return StepResult.ok(f"{plural(len(repos), 'repo')} merged and tagged {tag}: {counts}", output=output)
+
+        def headline(total: int, counts: str) -> str:
+            return f"{plural(total, 'repo')} merged and tagged {tag}: {counts}"
+
+        return summarise(outcomes, earlier, len(repos), headline, _MERGED)
 
 
 def _check(ctx: StepContext, repo: Repo, workspace: MergeWorkspace) -> RepoOutcome:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from thor_cli.durations import Duration, format_duration
+from thor_cli.durations import PositiveDuration, format_duration
 from thor_cli.errors import ConfigError, ServiceUnavailable, ThorError
 from thor_cli.steps.base import StepContext, StepResult, StepType
 
@@ -46,15 +46,8 @@ class GitHubWorkflowOptions(BaseModel):
     inputs: dict[str, str] = Field(default_factory=dict)  # templates
     correlation_input: str = "thor_correlation"  # "" sends none (then a crash may go unnoticed: see the docs)
     cancel_on_timeout: bool = False
-    poll_every: Duration = timedelta(minutes=2)
-    appear_within: Duration = timedelta(minutes=10)  # a 204 dispatch whose run does not show up by then fails
-
-    @field_validator("poll_every", "appear_within")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return value
+    poll_every: PositiveDuration = timedelta(minutes=2)
+    appear_within: PositiveDuration = timedelta(minutes=10)  # a 204 dispatch whose run does not show up by then fails
 
     @field_validator("correlation_input")
     @classmethod

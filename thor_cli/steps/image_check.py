@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
-from thor_cli.durations import Duration, format_duration
+from thor_cli.durations import PositiveDuration, format_duration
 from thor_cli.errors import ServiceUnavailable
 from thor_cli.steps.base import RepoRecord, StepContext, StepResult, StepType
 
@@ -36,14 +36,7 @@ class ImageCheckOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tag: str = "{version}"
-    poll_every: Duration = timedelta(minutes=10)
-
-    @field_validator("poll_every")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return value
+    poll_every: PositiveDuration = timedelta(minutes=10)
 
 
 class ImageCheckStep(StepType):

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from thor_cli.durations import Duration, format_duration
+from thor_cli.durations import PositiveDuration, format_duration
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError, ThorError
 from thor_cli.steps.base import StepContext, StepResult, StepType
 
@@ -36,16 +36,9 @@ class JenkinsOptions(BaseModel):
 
     job: str = Field(min_length=1)
     params: dict[str, str] = Field(default_factory=dict)
-    poll_every: Duration = timedelta(minutes=5)
+    poll_every: PositiveDuration = timedelta(minutes=5)
     # A build still running when the step times out is stopped, so a stuck load test does not hold an executor.
     abort_on_timeout: bool = True
-
-    @field_validator("poll_every")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return value
 
 
 def _fields(template: str) -> set[str]:

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from thor_cli.durations import Duration, format_duration
+from thor_cli.durations import PositiveDuration, format_duration
 from thor_cli.errors import ConfigError, ServiceUnavailable, StepError
 from thor_cli.steps.base import StepContext, StepResult, StepType
 
@@ -47,14 +47,7 @@ class PublishNotesOptions(BaseModel):
     labels: list[str] = Field(default_factory=list)
     notes_step: str = "release-notes"  # whose notes file to publish
     wait_for_merge: bool = False
-    poll_every: Duration = timedelta(minutes=30)
-
-    @field_validator("poll_every")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return value
+    poll_every: PositiveDuration = timedelta(minutes=30)
 
 
 class PublishNotesStep(StepType):

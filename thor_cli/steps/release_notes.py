@@ -38,6 +38,7 @@ from thor_cli.steps.repo_fanout import (
     RepoOutcome,
     cut_records,
     failure_summary,
+    failures,
     plural,
     recorded_cut,
     release_repos,
@@ -106,7 +107,7 @@ class ReleaseNotesStep(StepType):
         unchanged = ctx.state.get("notes_markdown") == markdown and ctx.state.get("notes_notified")
         ctx.save_state(notes_markdown=markdown, notes_path=str(path), notes_pull_requests=notes.pull_count)
         output = report_lines(outcomes)
-        failed = {name: o for name, o in outcomes.items() if not o.ok}
+        failed = failures(outcomes)
         if failed:
             summary = failure_summary(failed, len(repos), "could not be read")
             return StepResult.fail(

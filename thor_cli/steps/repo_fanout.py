@@ -1,10 +1,11 @@
 """Running one function over the release's repositories: in parallel, with a progress bar, recorded per repo.
 
 The multi-repository steps (``git-branch``, ``git-merge``, ``delete-branch``, ``release-notes``) share this
-loop. ``run_over_repos`` calls ``work(repo)`` for each repository, ``[repos] concurrency`` at a time; an
-expected failure (a ``ThorError``) or a bug in one repository becomes that repository's failed outcome and
-never stops the others. Each outcome is stored the moment it is known (``ctx.record_repo``), so a crash
-loses nothing and a re-run can retry only what failed.
+loop, and the ``run()`` around it: ``run_repo_step`` loads the repositories, works on those not done yet and
+turns the outcomes into the step's result (``summarise``). ``run_over_repos`` calls ``work(repo)`` for each
+repository, ``[repos] concurrency`` at a time; an expected failure (a ``ThorError``) or a bug in one
+repository becomes that repository's failed outcome and never stops the others. Each outcome is stored the
+moment it is known (``ctx.record_repo``), so a crash loses nothing and a re-run can retry only what failed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 from thor_cli.errors import ThorError
 from thor_cli.repos import Repo, load_repos
-from thor_cli.steps.base import RepoRecord, StepContext
+from thor_cli.steps.base import RepoRecord, StepContext, StepResult
 
 RepoStatus = Literal["succeeded", "failed", "skipped", "pending"]
 NO_REPOS = "no repositories configured: set [repos] names or file"
@@ -156,6 +157,48 @@ def run_over_repos(
                     future.cancel()
                 raise
     return {repo.name: results[repo.name] for repo in repos}
+
+
+def failures(outcomes: dict[str, RepoOutcome]) -> dict[str, RepoOutcome]:
+    """The outcomes that did not succeed, by repository name."""
+    return {name: o for name, o in outcomes.items() if not o.ok}
+
+
+def summarise(
+    outcomes: dict[str, RepoOutcome],
+    earlier: Sequence[Repo],
+    total: int,
+    headline: Callable[[int, str], str],
+    labels: dict[str, str] | None = None,
+) -> StepResult:
+    """The step's result: failed naming what failed, else ok with ``headline(total, "28 created, ...")``;
+    the output lists every repository either way."""
+    output = report_lines(outcomes, (r.name for r in earlier))
+    failed = failures(outcomes)
+    if failed:
+        return StepResult.fail(failure_summary(failed, total), output=output)
+    return StepResult.ok(headline(total, done_summary(outcomes, earlier, labels)), output=output)
+
+
+def run_repo_step(
+    ctx: StepContext,
+    work: Callable[[Repo], RepoOutcome],
+    *,
+    description: str,
+    headline: Callable[[int, str], str],
+    force: bool = False,
+    recorded: dict[str, RepoRecord] | None = None,
+    labels: dict[str, str] | None = None,
+) -> StepResult:
+    """The ``run()`` of a step that does one thing per repository: ``work`` over the repositories of
+    ``[repos]`` that did not succeed on an earlier attempt (all of them when ``force``), in parallel, each
+    recorded, then one result (``summarise``). ``recorded`` defaults to this step's records."""
+    repos = release_repos(ctx)
+    if not repos:
+        return StepResult.fail(NO_REPOS)
+    todo, earlier = to_retry(repos, ctx.repo_results() if recorded is None else recorded, force=force)
+    outcomes = run_over_repos(ctx, todo, work, description=description)
+    return summarise(outcomes, earlier, len(repos), headline, labels)
 
 
 def count_kinds(outcomes: Iterable[RepoOutcome], labels: dict[str, str] | None = None) -> str:

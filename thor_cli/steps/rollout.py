@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from thor_cli.durations import Duration, format_duration
+from thor_cli.durations import PositiveDuration, format_duration
 from thor_cli.errors import ConfigError, ServiceUnavailable, ThorError
 from thor_cli.steps.base import RepoRecord, StepContext, StepResult, StepType
 
@@ -50,15 +50,8 @@ class RolloutOptions(BaseModel):
     branch: str = "thor/{version}/{environment}"
     title: str = "Gen3 Monthly Release {version} {environment}"
     notes_url: str | None = None  # a link to the release notes for the body, e.g. a published page
-    poll_every: Duration = timedelta(minutes=30)
+    poll_every: PositiveDuration = timedelta(minutes=30)
     at_timeout: Literal["fail", "succeed", "close"] = "fail"
-
-    @field_validator("poll_every")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return value
 
 
 @dataclass
