@@ -125,3 +125,13 @@ def test_all_placeholders_are_known() -> None:
     run = ["echo", "{version}", "{codename}", "{integration_branch}", "{stable_branch}", "{feature_freeze}"]
     p = pipeline({"x": {"uses": "command", "run": [*run, "{code_freeze:%d %B}"], "cwd": "{version}"}})
     assert p.get("x") is not None
+
+
+def test_step_options_are_strict_like_the_rest_of_thor_toml(run_thor, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import write_config
+
+    config = write_config(tmp_path / "thor.toml", '[steps.load-tests]\nabort_on_timeout = "no"\n', None)
+    result = run_thor("--config", config, "steps")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("thor: ") and "steps.load-tests.abort_on_timeout" in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -101,7 +101,8 @@ def _step_from_table(name: str, table: dict[str, Any], order: int) -> Step:
         )
     step_type = load_step_type(common.uses)
     try:
-        options = step_type.Options.model_validate(common.options)
+        # Strict like the rest of thor.toml: "8" is not a number and "no" is not a boolean.
+        options = step_type.Options.model_validate(common.options, strict=True)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
