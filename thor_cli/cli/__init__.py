@@ -136,9 +136,25 @@ def _command() -> typer.core.TyperGroup:
     return typer.main.get_command(app)  # type: ignore[return-value]
 
 
+def _interrupt_on_sigint() -> object:
+    """Ctrl-C raises ``Interrupted`` rather than KeyboardInterrupt, which typer would turn into a silent exit
+    130 wherever it lands: Thor always says it was interrupted, once. Returns the handler to restore."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Interrupted(signum)
+
+    return signal.signal(signal.SIGINT, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run thor; returns the exit code. Commands signal a non-zero code with ``typer.Exit``."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    previous = _interrupt_on_sigint()
     try:
         result = _command()(args=args, prog_name="thor", standalone_mode=False)
     except SystemExit as exc:
@@ -146,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ThorError as exc:
         print(f"thor: {redact(exc.message)}", file=sys.stderr)
         return int(exc.exit_code)
-    except Interrupted as exc:  # a step was running: it recorded the interruption and freed its lease
+    except Interrupted as exc:  # Ctrl-C; a step that was running recorded it and freed its lease
         print(f"thor: interrupted ({exc.signal_name})", file=sys.stderr)
         return exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
@@ -168,6 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return int(ExitCode.STEP_FAILED)
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
     # --help and typer.Exit end here with their exit code; commands that finish normally return None.
     return result if isinstance(result, int) else 0
 
