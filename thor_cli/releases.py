@@ -192,32 +192,19 @@ def with_moves(rt: Runtime, cycles: list[Cycle]) -> list[Cycle]:
 def rescheduled_dates(rt: Runtime) -> dict[str, tuple[datetime, datetime]]:
     """version → (feature freeze, code freeze) of the releases moved by ``thor release reschedule``, in the
     schedule's timezone. Reads only: a database that does not exist yet has moved nothing."""
-    from pathlib import Path
+    from sqlmodel import col, select
 
-    from sqlmodel import Session, col, select
-
-    from thor_cli.store.db import open_store
     from thor_cli.store.models import Release
-    from thor_cli.store.schema import current_revision
 
-    url = rt.settings.database_url
-    if url.startswith("sqlite") and ":///" in url:
-        path = Path(url.split(":///", 1)[1]).expanduser()
-        if str(path) != ":memory:" and not path.exists():
-            return {}
-    store = open_store(url, create_schema=False)
-    try:
-        with store.engine.connect() as connection:
-            if current_revision(connection) is None:
-                return {}
-        tz = rt.settings.config.schedule.tz
-        with Session(store.engine) as session:
-            rows = session.exec(select(Release).where(col(Release.rescheduled).is_(True))).all()
-            return {
-                r.version: (as_utc(r.feature_freeze).astimezone(tz), as_utc(r.code_freeze).astimezone(tz)) for r in rows
-            }
-    finally:
-        store.dispose()
+    tz = rt.settings.config.schedule.tz
+
+    def read(session):  # type: ignore[no-untyped-def]
+        rows = session.exec(select(Release).where(col(Release.rescheduled).is_(True))).all()
+        return {
+            r.version: (as_utc(r.feature_freeze).astimezone(tz), as_utc(r.code_freeze).astimezone(tz)) for r in rows
+        }
+
+    return rt.read_stored(read, {})
 
 
 # -- looking back: the previous release ---------------------------------------------------------------------

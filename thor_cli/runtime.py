@@ -6,10 +6,11 @@ import getpass
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from thor_cli.calendar import ReleaseCalendar
 from thor_cli.clock import NOW_ENV, Clock, parse_now
@@ -17,8 +18,12 @@ from thor_cli.config import Settings, load_settings
 from thor_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from thor_cli.pipeline import Pipeline
     from thor_cli.store import Store
+
+T = TypeVar("T")
 
 
 def _who() -> str:
@@ -99,26 +104,32 @@ class Runtime:
                 self.clock.align(database_now)
         return self._store
 
-    def has_stored_release(self, version: str) -> bool:
-        """Whether the database holds this release; never creates the database or its schema."""
-        from thor_cli.store import queries
+    def read_stored(self, read: Callable[[Session], T], default: T) -> T:
+        """``read(session)`` on the stored state, or ``default`` when there is none yet (no database, or no
+        schema at this Thor's revision). Never creates the database or its schema."""
         from thor_cli.store.db import database_errors, probe_store
         from thor_cli.store.schema import HEAD_REVISION, check_not_newer, current_revision
 
         store = self._store or probe_store(self.settings.database_url)
         if store is None:
-            return False
+            return default
         try:
             with database_errors(), store.engine.connect() as connection:
                 revision = current_revision(connection)
             check_not_newer(revision)
             if revision != HEAD_REVISION:
-                return False
+                return default
             with store.session() as session:
-                return queries.get_release(session, version) is not None
+                return read(session)
         finally:
             if store is not self._store:
                 store.dispose()
+
+    def has_stored_release(self, version: str) -> bool:
+        """Whether the database holds this release; never creates the database or its schema."""
+        from thor_cli.store import queries
+
+        return self.read_stored(lambda session: queries.get_release(session, version) is not None, False)
 
     def close(self) -> None:
         if self._store is not None:

@@ -118,10 +118,10 @@ def group_alive(process: subprocess.Popen[Any]) -> bool:
         return False
     except PermissionError:
         return True
-    return _running_member(process.pid)
+    return running_member(process.pid)
 
 
-def _running_member(pgid: int) -> bool:
+def running_member(pgid: int) -> bool:
     """Whether a process of group ``pgid`` runs (zombies waiting to be reaped by init do not count)."""
     try:
         entries = os.listdir("/proc")

@@ -71,34 +71,12 @@ class Holder:
         """Kill what is left of the holder's children (same host only); returns the groups that had to go."""
         if self.host != socket.gethostname():
             return []
-        killed = []
-        for pgid in self.pgids:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-                killed.append(pgid)
-            except (ProcessLookupError, PermissionError):
-                continue
+        from thor_cli.adapters.children import running_member, signal_group
+
+        killed = [pgid for pgid in self.pgids if running_member(pgid)]
+        for pgid in killed:
+            signal_group(pgid, signal.SIGKILL)
         deadline = time.monotonic() + REAP_LIMIT
-        while killed and time.monotonic() < deadline and any(_group_alive(g) for g in killed):
+        while killed and time.monotonic() < deadline and any(running_member(g) for g in killed):
             time.sleep(0.01)
         return killed
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie group leader still answers: look for a live member.
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat", encoding="ascii", errors="replace").read()  # noqa: SIM115
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[-1].split()
-            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-                return True
-    return False
