@@ -164,6 +164,38 @@ def query(url: str, sql: str, **params: object) -> list[Any]:
         engine.dispose()
 
 
+def query_when_ready(url: str, sql: str, **params: object) -> list[Any]:
+    """``query`` for a ``wait_for`` predicate polling a database that another process is still creating:
+    no rows until the schema exists."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return query(url, sql, **params)
+    except SQLAlchemyError:
+        return []
+
+
+def holder_of(url: str, step: str) -> str:
+    """The lease holder recorded for ``step`` (JSON text), "" while there is none."""
+    rows = query_when_ready(url, "SELECT lease_holder FROM thor_step_run WHERE name = :s", s=step)
+    return str(rows[0][0] or "") if rows else ""
+
+
+def child_groups_recorded(url: str, step: str) -> bool:
+    """Whether the holder of ``step`` recorded at least one child process group with its lease."""
+    holder = holder_of(url, step)
+    return '"pgids": [' in holder and '"pgids": []' not in holder
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as file:
+            return file.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def repo_results(url: str, step: str) -> dict[str, dict[str, Any]]:
     """What a git step recorded per repository: {repo: {status, sha, detail, data}}."""
     rows = query(url, "SELECT repo, status, sha, detail, data FROM thor_repo_result WHERE step = :step", step=step)

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from tests.support import command, spawn, wait_for
+from tests.support import alive, child_groups_recorded, command, spawn, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def _kill_during_split(thor) -> int:  # type: ignore[no-untyped-def]
     process = spawn(config, "tick", "--now", "2021-09-10T09:00")
     try:
         # The named point: the child runs and its process group is recorded with the lease.
-        wait_for(lambda: "begin" in thor.side and '"pgids": [' in _holder(thor) and '"pgids": []' not in _holder(thor))
+        wait_for(lambda: "begin" in thor.side and child_groups_recorded(thor.database_url, "split-branch"))
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate(timeout=30)
@@ -76,36 +76,13 @@ def _kill_during_split(thor) -> int:  # type: ignore[no-untyped-def]
     return int((thor.dir / "pids").read_text().split()[0])
 
 
-def _holder(thor) -> str:  # type: ignore[no-untyped-def]
-    from sqlalchemy import create_engine, text
-
-    url = thor.database_url.replace("postgresql://", "postgresql+psycopg2://")
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            value = connection.execute(text("SELECT lease_holder FROM thor_step_run WHERE name = 'split-branch'"))
-            return str(value.scalar() or "")
-    except Exception:  # the schema may not exist yet
-        return ""
-    finally:
-        engine.dispose()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[-1].split()[0]  # noqa: SIM115
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_a_killed_tick_on_this_host_is_taken_over_at_once(thor) -> None:  # type: ignore[no-untyped-def]
     child = _kill_during_split(thor)
     # The holder's pid is gone from this host: that is proof enough, no need to wait for the lease.
     recovered = thor.tick("2021-09-10T09:00")
     assert recovered.exit_code == 0, recovered.stderr
     assert "split-branch: succeeded" in recovered.stdout
-    assert not _alive(child), "a child of the killed tick survived the takeover"
+    assert not alive(child), "a child of the killed tick survived the takeover"
     assert thor.side == ["begin", "begin", "completed"]
     split = thor.steps()["split-branch"]
     assert (split["status"], split["attempts"]) == ("succeeded", 2)
@@ -117,10 +94,12 @@ def test_a_killed_tick_on_this_host_is_taken_over_at_once(thor) -> None:  # type
 
 
 def test_a_holder_on_another_host_keeps_its_lease_until_it_expires(thor) -> None:  # type: ignore[no-untyped-def]
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
+
+    from thor_cli.store.db import make_engine
 
     _kill_during_split(thor)
-    engine = create_engine(thor.database_url.replace("postgresql://", "postgresql+psycopg2://"))
+    engine = make_engine(thor.database_url)
     with engine.begin() as connection:  # as if the dead tick had run on another cron host
         connection.execute(
             text("UPDATE thor_step_run SET lease_holder = :h WHERE name = 'split-branch'"),

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.engine.conftest import Thor
-from tests.support import wait_for
+from tests.support import query, wait_for
 from thor_cli.engine import failpoints
 from thor_cli.engine.context import EngineStepContext, LeaseLost
 from thor_cli.engine.reporting import Reporter
@@ -46,16 +45,6 @@ def pg_thor(tmp_path: Path, postgres_url: str, run_thor) -> Thor:  # type: ignor
 def runtime(thor: Thor) -> Runtime:
     assert thor.config is not None
     return Runtime.create(thor.config, NOW)
-
-
-def sql(thor: Thor, statement: str, **params: Any) -> list[Any]:
-    engine = create_engine(thor.database_url.replace("postgresql://", "postgresql+psycopg2://"))
-    try:
-        with engine.begin() as connection:
-            result = connection.execute(text(statement), params)
-            return list(result) if result.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 def in_thread(target: Any, *args: Any) -> tuple[threading.Thread, list[Any]]:
@@ -141,8 +130,8 @@ def test_a_cancel_waits_for_a_finisher_holding_the_release_and_then_tells_the_tr
     # The named point: the cancel is blocked on the release's row lock that the finisher holds.
     database = pg_thor.database_url.rsplit("/", 1)[1]
     wait_for(
-        lambda: sql(
-            pg_thor,
+        lambda: query(
+            pg_thor.database_url,
             "SELECT 1 FROM pg_stat_activity WHERE datname = :d AND wait_event_type = 'Lock'",
             d=database,
         ),

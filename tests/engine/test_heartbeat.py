@@ -8,25 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.engine.conftest import Thor
-from tests.support import wait_for
+from tests.support import query_when_ready, wait_for
 
 NOW = "2021-09-10T09:00"
 
 
 def lease_expiries(thor: Thor) -> Any:
-    engine = create_engine(thor.database_url.replace("postgresql://", "postgresql+psycopg2://"))
-    try:
-        with engine.connect() as connection:
-            return connection.execute(
-                text("SELECT lease_expires_at FROM thor_step_run WHERE name = 'split-branch'")
-            ).scalar()
-    except Exception:  # the schema may not exist yet
-        return None
-    finally:
-        engine.dispose()
+    rows = query_when_ready(thor.database_url, "SELECT lease_expires_at FROM thor_step_run WHERE name = 'split-branch'")
+    return rows[0][0] if rows else None
 
 
 def test_a_slow_live_step_is_never_taken_over(thor: Thor) -> None:

@@ -6,15 +6,13 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.conftest import write_config
 from tests.engine.conftest import JIRA_OFF
 from tests.reliability.helpers import Cli, services_toml, threads_of
-from tests.support import spawn, steps_toml, wait_for
+from tests.support import alive, child_groups_recorded, query, spawn, steps_toml, wait_for
 
 pytestmark = pytest.mark.slow
 NOW = "2021-09-10T09:00"
@@ -30,24 +28,6 @@ def sqlite_url(tmp_path: Path) -> str:
 def _config(tmp_path: Path, database_url: str, split: str, extra: str = "") -> Path:
     steps = steps_toml(OTHERS_OFF | {"split-branch": split})
     return write_config(tmp_path / "thor.toml", JIRA_OFF + steps + extra, database_url)
-
-
-def _sql(database_url: str, statement: str) -> list[Any]:
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://"))
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(statement)))
-    except Exception:  # the schema may not exist yet
-        return []
-    finally:
-        engine.dispose()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_step_that_kills_its_tick_every_time_fails_after_max_attempts(
@@ -87,9 +67,9 @@ def test_the_claim_its_event_and_its_message_commit_together(
     process.communicate(timeout=60)
     monkeypatch.delenv("THOR_FAILPOINTS")
     assert process.returncode == -signal.SIGKILL
-    runs = _sql(thor_url := database_url, "SELECT status, attempts FROM thor_step_run WHERE name = 'split-branch'")
-    started = _sql(thor_url, "SELECT count(*) FROM thor_event WHERE kind = 'started'")
-    messages = _sql(thor_url, "SELECT count(*) FROM thor_outbox WHERE text LIKE '%split-branch started%'")
+    runs = query(database_url, "SELECT status, attempts FROM thor_step_run WHERE name = 'split-branch'")
+    started = query(database_url, "SELECT count(*) FROM thor_event WHERE kind = 'started'")
+    messages = query(database_url, "SELECT count(*) FROM thor_outbox WHERE text LIKE '%split-branch started%'")
     if committed:
         assert (runs, started, messages) == ([("running", 1)], [(1,)], [(1,)])
     else:
@@ -97,7 +77,7 @@ def test_the_claim_its_event_and_its_message_commit_together(
     # Either way the next tick finishes the step, once.
     assert thor.tick(NOW).exit_code == 0
     assert thor.steps()["split-branch"]["status"] == "succeeded"
-    assert _sql(database_url, "SELECT count(*) FROM thor_event WHERE kind = 'succeeded'") == [(1,)]
+    assert query(database_url, "SELECT count(*) FROM thor_event WHERE kind = 'succeeded'") == [(1,)]
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -112,26 +92,18 @@ def test_a_signal_during_thor_step_records_the_interruption_and_frees_the_step(
     thor = Cli(run_thor, config)
     process = spawn(config, "step", "split-branch", VERSION, "--now", NOW)
     # The named point: the child runs and its process group is recorded with the lease.
-    wait_for(
-        lambda: (
-            (tmp_path / "pids").exists()
-            and any(
-                h and '"pgids": [' in h and '"pgids": []' not in h
-                for (h,) in _sql(database_url, "SELECT lease_holder FROM thor_step_run WHERE name = 'split-branch'")
-            )
-        )
-    )
+    wait_for(lambda: (tmp_path / "pids").exists() and child_groups_recorded(database_url, "split-branch"))
     child = int((tmp_path / "pids").read_text().split()[0])
     os.kill(process.pid, sig)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
     assert stderr.strip() == f"thor: interrupted ({sig.name})"
-    wait_for(lambda: not _alive(child), "the step's child to be gone")
+    wait_for(lambda: not alive(child), "the step's child to be gone")
     split = thor.steps()["split-branch"]
     assert (split["status"], split["attempts"]) == ("pending", 0), split
     assert "not counted as an attempt" in split["detail"]
     assert [e["kind"] for e in thor.events("split-branch")][-1] == "interrupted"
-    assert _sql(database_url, "SELECT lease_owner FROM thor_step_run WHERE name = 'split-branch'") == [(None,)]
+    assert query(database_url, "SELECT lease_owner FROM thor_step_run WHERE name = 'split-branch'") == [(None,)]
     # Nothing waits for a lease: running it again by hand works at once.
     (tmp_path / "fast").write_text("")
     again = thor("step", "split-branch", VERSION, "--now", NOW)
@@ -155,7 +127,7 @@ def test_a_message_slack_refuses_for_good_is_set_aside_and_the_rest_go_on(
     [thread] = threads_of(slack_fake)
     replies = [m["text"] for m in slack_fake.replies("releases", thread["ts"])]
     assert any("split-branch succeeded" in r for r in replies)  # later messages were not held back
-    assert _sql(sqlite_url, "SELECT status FROM thor_outbox WHERE text LIKE '%split-branch started%'") == [
+    assert query(sqlite_url, "SELECT status FROM thor_outbox WHERE text LIKE '%split-branch started%'") == [
         ("undeliverable",)
     ]
     status = thor("status", VERSION)
