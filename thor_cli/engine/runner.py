@@ -32,7 +32,7 @@ from thor_cli.engine.context import EngineStepContext, Heartbeat, LeaseLost, Ste
 from thor_cli.engine.holder import Holder
 from thor_cli.engine.reporting import Reporter
 from thor_cli.engine.scheduler import Mode
-from thor_cli.engine.transition import Happened, Turn, transition
+from thor_cli.engine.transition import Turn, transition
 from thor_cli.errors import Interrupted, ThorError
 from thor_cli.pipeline import Step
 from thor_cli.releases import compute_status, release_info
@@ -324,6 +324,3 @@ def _event(
         message=message,
         output=output,
     )
-
-
-__all__ = ["Happened", "Interrupted", "Outcome", "ensure_step_runs", "execute", "recover", "refresh_release_status"]
