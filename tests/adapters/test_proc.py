@@ -4,6 +4,7 @@ environment, and no child outliving the process that started it."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from thor_cli.adapters import proc
+from thor_cli.adapters import children, proc
 from thor_cli.adapters.capture import CUT_MARGIN, HEAD_BYTES, TAIL_BYTES
 from thor_cli.errors import CommandError
 
@@ -184,13 +185,24 @@ proc.run(["sh", "-c", "echo $$ > {pids}; sleep 60 & echo $! >> {pids}; wait"], t
 """
 
 
-def test_children_of_a_sigkilled_process_do_not_survive_it(tmp_path):
+@pytest.mark.parametrize("start", ["setpriv launcher", "preexec_fn"])
+def test_children_of_a_sigkilled_process_do_not_survive_it(tmp_path, start):
     # A tick (here a small Python process) SIGKILLed while its command runs: with the old proc.run both the
     # shell and its `sleep 60` kept running in their own session, and a takeover would start a second copy.
+    # Both ways of starting a child are covered: a PATH without setpriv takes the preexec_fn one.
+    env = dict(os.environ)
+    if start == "preexec_fn":
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        for program in ("sh", "sleep"):
+            (bin_dir / program).symlink_to(shutil.which(program))
+        env["PATH"] = str(bin_dir)
+    elif shutil.which("setpriv") is None:
+        pytest.skip("util-linux setpriv is not installed")
     pids = tmp_path / "pids"
     helper = tmp_path / "tick.py"
     helper.write_text(HELPER.format(root=str(ROOT), pids=pids))
-    tick = subprocess.Popen([sys.executable, str(helper)])
+    tick = subprocess.Popen([sys.executable, str(helper)], env=env)
     try:
         shell, sleeper = wait_for(lambda: pids_in(pids, 2), what="the command and its child to start")
         assert running(shell) and running(sleeper)
@@ -206,6 +218,25 @@ def test_children_of_a_sigkilled_process_do_not_survive_it(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
+def test_a_launched_child_runs_its_program_only_once_released(tmp_path):
+    # The launcher's gate: until Thor has told the watchdog the group (``release``) the program does not
+    # run, and a Thor that dies before that (its end of the pipe closes) leaves nothing running.
+    launcher = children.launcher()
+    if launcher is None:
+        pytest.skip("util-linux setpriv is not installed")
+    marker = tmp_path / "ran"
+    child = subprocess.Popen(
+        [*launcher, "sh", "-c", f"echo yes > {marker}"], stdin=subprocess.PIPE, start_new_session=True
+    )
+    child.stdin.close()  # what Thor's death does to the pipe
+    assert child.wait(10) == 125
+    assert not marker.exists()
+    child = subprocess.Popen([*launcher, "cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    children.release(child)
+    out, _ = child.communicate(b"the rest is the program's\n", timeout=10)
+    assert out == b"the rest is the program's\n"
+
+
 def test_exit_status_and_missing_programs_read_plainly(tmp_path):
     with pytest.raises(CommandError) as info:
         proc.run(["sh", "-c", "kill -9 $$"])
@@ -213,6 +244,16 @@ def test_exit_status_and_missing_programs_read_plainly(tmp_path):
     with pytest.raises(CommandError) as info:
         proc.run(["no-such-program-xyz"])
     assert info.value.message == "program not found: no-such-program-xyz"
+    with pytest.raises(CommandError) as info:
+        proc.run([str(tmp_path / "no-such-program")])
+    assert info.value.message == f"program not found: {tmp_path / 'no-such-program'}"
+    (tmp_path / "plain").write_text("#!/bin/sh\n")
+    with pytest.raises(CommandError) as info:
+        proc.run([str(tmp_path / "plain")])
+    assert info.value.message == f"program not executable: {tmp_path / 'plain'}"
+    (tmp_path / "tool").write_text("#!/bin/sh\necho from cwd\n")
+    (tmp_path / "tool").chmod(0o755)
+    assert proc.run(["./tool"], cwd=tmp_path).stdout == "from cwd\n"  # a relative path is the child's
     with pytest.raises(CommandError) as info:
         proc.run(["true"], cwd=tmp_path / "missing")
     assert info.value.message.startswith("working directory not found")

@@ -94,26 +94,34 @@ def run(
     shown = _mask(" ".join(argv), masked)
     if cwd is not None and not Path(cwd).is_dir():
         raise CommandError(f"working directory not found: {cwd}", argv=argv, returncode=None, output="")
-    # Looked up before forking: a child whose exec fails has already told the watchdog its pid.
-    if "/" not in argv[0] and shutil.which(argv[0], path=(env or {}).get("PATH")) is None:
+    # Looked up before starting it: the launcher would start, then fail to exec, a program that is missing.
+    if "/" not in argv[0]:
+        if shutil.which(argv[0], path=(env or {}).get("PATH")) is None:
+            raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="")
+    elif not (program := Path(cwd or ".") / argv[0]).is_file():  # a relative path is the child's: from cwd
         raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="")
+    elif not os.access(program, os.X_OK):
+        raise CommandError(f"program not executable: {argv[0]}", argv=argv, returncode=None, output="")
+    launcher = children.launcher()
     try:
         # A session of its own, so a timeout kills the whole tree (sh -c "...; sleep" leaves no orphan).
         process = subprocess.Popen(
-            argv,
+            [*launcher, *argv] if launcher else argv,
             cwd=cwd,
             env={**child_environment(), **(env or {})},
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdin=subprocess.PIPE if input is not None or launcher else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=children.child_setup(),
+            preexec_fn=None if launcher else children.child_setup(),
         )
     except FileNotFoundError:
         raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="") from None
     except PermissionError:
         raise CommandError(f"program not executable: {argv[0]}", argv=argv, returncode=None, output="") from None
-    children.register(process)
+    children.register(process, tell_watchdog=bool(launcher))
+    if launcher:
+        children.release(process)
     for listener in list(_SPAWN_LISTENERS):  # the engine records the new group with its lease before waiting
         listener(process.pid)
     out, err = Capture(keep_all=full_stdout), Capture()
