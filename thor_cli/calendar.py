@@ -15,11 +15,12 @@ the repeated hour never hides a milestone.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rruleset, rrulestr
@@ -93,12 +94,69 @@ class Cycle:
         }
 
 
-def _parse_rule(rule: str, tz: ZoneInfo) -> rrule | rruleset:
+def _parse_rule(rule: str) -> rrule | rruleset:
     text = rule.strip()
     if "RRULE:" not in text.upper():
         text = f"RRULE:{text}"
     parsed = rrulestr(text, dtstart=ANCHOR, forceset=True, ignoretz=True)
     return parsed
+
+
+class _Occurrences:
+    """A rule's occurrences (naive wall-clock times), worked out once and extended on demand.
+
+    dateutil counts every ``between``/``after`` call from DTSTART again (3 ms for the 25 years since 2000);
+    a tick, a status or a month of test ticks asks many times, and a bisect over the list costs microseconds.
+    Shared by every calendar of the same rule text (``_occurrences_of``), so it extends under a lock.
+    """
+
+    _CHUNK = timedelta(days=3660)  # about ten years a step
+
+    def __init__(self, rule: rrule | rruleset) -> None:
+        self._rule = rule
+        self._items: list[datetime] = []
+        self._until: datetime | None = None  # everything up to here (inclusive) is in _items
+        self._exhausted = False  # a finite rule (UNTIL, COUNT) has no occurrence after _until
+        self._lock = threading.Lock()
+
+    def between(self, low: datetime, high: datetime) -> list[datetime]:
+        """Occurrences in [low, high]."""
+        self._cover(high)
+        return self._items[bisect_left(self._items, low) : bisect_right(self._items, high)]
+
+    def after(self, moment: datetime, *, inc: bool) -> datetime | None:
+        """The first occurrence after ``moment`` (or at it, with ``inc``)."""
+        limit = moment
+        while True:
+            self._cover(limit)
+            index = (bisect_left if inc else bisect_right)(self._items, moment)
+            if index < len(self._items):
+                return self._items[index]
+            if self._exhausted:
+                return None
+            limit = max(limit, self._until or limit) + self._CHUNK
+
+    def _cover(self, high: datetime) -> None:
+        with self._lock:
+            if self._exhausted or (self._until is not None and high <= self._until):
+                return
+            start = self._until
+            until = max(high, (start or ANCHOR) + self._CHUNK)
+            if until >= datetime.max - self._CHUNK:
+                until = datetime.max
+            if start is None:
+                found = self._rule.between(datetime.min, until, inc=True)
+            else:  # inclusive at both ends, minus what is already there
+                found = [o for o in self._rule.between(start, until, inc=True) if o > start]
+            self._items.extend(found)
+            self._until = until
+            if until == datetime.max or self._rule.after(until, inc=False) is None:
+                self._exhausted = True
+
+
+@lru_cache(maxsize=32)
+def _occurrences_of(rule: str) -> _Occurrences:
+    return _Occurrences(_parse_rule(rule))
 
 
 class ReleaseCalendar:
@@ -118,8 +176,9 @@ class ReleaseCalendar:
         # Only ``find`` reads the time (how far ahead versions are looked up): through the Clock, so --now
         # reaches it too.
         self.clock = clock or Clock(tz=self.tz)
-        self._ff = _parse_rule(feature_freeze, self.tz)
-        self._cf = _parse_rule(code_freeze, self.tz)
+        self._rules = (feature_freeze, code_freeze)
+        self._ff = _occurrences_of(feature_freeze)
+        self._cf = _occurrences_of(code_freeze)
         self.version_template = version
         self.branch_template = integration_branch
         self.stable_branch = stable_branch
@@ -182,10 +241,10 @@ class ReleaseCalendar:
         """Cycles whose feature freeze falls in [start, end] (naive bounds are local wall-clock times)."""
         low, high = self._as_utc(start), self._as_utc(end)
         naive_low, naive_high = self._local_naive(low) - _PAD, self._local_naive(high) + _PAD
-        occurrences = [o for o in self._ff.between(naive_low, naive_high, inc=True) if low <= self._as_utc(o) <= high]
+        occurrences = [o for o in self._ff.between(naive_low, naive_high) if low <= self._as_utc(o) <= high]
         # A code freeze later than high + MAX_CYCLE_LENGTH would be too far from any of these anyway.
         code_freezes = (
-            [_utc(self._aware(c)) for c in self._cf.between(naive_low, naive_high + MAX_CYCLE_LENGTH, inc=True)]
+            [_utc(self._aware(c)) for c in self._cf.between(naive_low, naive_high + MAX_CYCLE_LENGTH)]
             if occurrences
             else []
         )
@@ -223,14 +282,37 @@ class ReleaseCalendar:
 
     @cached_property
     def _by_version(self) -> dict[str, Cycle]:
-        end = datetime(self.clock.local_now().year + FIND_HORIZON_YEARS, 12, 31)
-        found: dict[str, Cycle] = {}
-        for cycle in self.cycles_between(ANCHOR, end):
-            found.setdefault(cycle.version, cycle)
-        return found
+        key = (
+            *self._rules,
+            str(self.tz),
+            self.version_template,
+            self.branch_template,
+            self.stable_branch,
+            tuple(sorted(self.codenames.items())),
+            self.clock.local_now().year + FIND_HORIZON_YEARS,
+        )
+        return _versions(key, self)
 
     def find(self, version: str) -> Cycle | None:
         return self._by_version.get(version)
+
+
+_VERSIONS: dict[tuple[object, ...], dict[str, Cycle]] = {}
+
+
+def _versions(key: tuple[object, ...], calendar: ReleaseCalendar) -> dict[str, Cycle]:
+    """Every cycle from 2000 to the horizon year (``key``'s last item) by version, shared by calendars equal
+    in ``key`` (every setting a cycle depends on): a status or a step looks a version up in a few ms once,
+    not once per calendar built. ``calendar`` is any one of them."""
+    found = _VERSIONS.get(key)
+    if found is None:
+        found = {}
+        for cycle in calendar.cycles_between(ANCHOR, datetime(key[-1], 12, 31)):  # type: ignore[call-overload]
+            found.setdefault(cycle.version, cycle)
+        if len(_VERSIONS) >= 8:  # a long-lived process (the server, a test run) meets few schedules
+            _VERSIONS.clear()
+        _VERSIONS[key] = found
+    return found
 
 
 def first_of_month(text: str) -> datetime:
