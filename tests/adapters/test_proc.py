@@ -258,3 +258,51 @@ def test_exit_status_and_missing_programs_read_plainly(tmp_path):
         proc.run(["true"], cwd=tmp_path / "missing")
     assert info.value.message.startswith("working directory not found")
     assert proc.run(["cat"], input="z" * 300_000, full_stdout=True).stdout == "z" * 300_000
+
+
+def _has_pidfd_for(pid: int) -> bool:
+    """Whether this process holds a pidfd for ``pid`` (``proc.run`` opens one to wait for its program)."""
+    for name in os.listdir("/proc/self/fdinfo"):
+        try:
+            if f"\nPid:\t{pid}\n" in Path(f"/proc/self/fdinfo/{name}").read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_a_program_whose_exit_status_another_waiter_took_ends_the_wait_at_once(tmp_path):
+    # Seen under four test workers: a stale Popen of a reused pid reaped a git push, Popen.poll() kept
+    # answering None, and proc.run waited for the whole 600 s timeout for a program long gone. Here another
+    # waiter takes the status while Popen's own waitpid lock is held, so poll() cannot tell either.
+    go = tmp_path / "go"
+    returned = threading.Event()
+    helpers: list[threading.Thread] = []
+
+    def other_waiter(process: subprocess.Popen) -> None:
+        wait_for(lambda: _has_pidfd_for(process.pid), what="proc.run to wait on its pidfd")
+        go.write_text("")
+        os.waitpid(process.pid, 0)  # the status is gone
+        returned.wait(30)
+        process._waitpid_lock.release()  # the lock Popen.poll() checks (stdlib): held, poll() returns None
+
+    def listener(pgid: int) -> None:
+        process = children._live[pgid]
+        process._waitpid_lock.acquire()
+        helper = threading.Thread(target=other_waiter, args=(process,))
+        helper.start()
+        helpers.append(helper)
+
+    proc.add_spawn_listener(listener)
+    started = time.monotonic()
+    try:
+        result = proc.run(["sh", "-c", f"while [ ! -e {go} ]; do sleep 0.01; done; exit 3"], timeout=60, check=False)
+    finally:
+        returned.set()
+        proc.remove_spawn_listener(listener)
+        for helper in helpers:
+            helper.join(30)
+    assert time.monotonic() - started < 10
+    assert result.returncode == proc.LOST_STATUS
+    assert "exit status was collected elsewhere" in result.note
+    assert proc.live_process_groups() == []

@@ -136,7 +136,8 @@ def register(process: subprocess.Popen[Any], *, tell_watchdog: bool = False) -> 
 
 def unregister(process: subprocess.Popen[Any]) -> None:
     with _lock:
-        if _live.pop(process.pid, None) is not None:
+        if _live.get(process.pid) is process:  # not a newer child that was given the same (reused) pid
+            del _live[process.pid]
             _tell(f"-{process.pid}\n")
 
 

@@ -35,6 +35,7 @@ OUTPUT_TAIL_CHARS = 8000
 KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed program to be reaped
 DRAIN_GRACE = 1.0  # seconds for the output to reach end-of-file once the program has ended
 _CHUNK = 65536
+LOST_STATUS = 255  # the exit status reported for a program whose status another waiter took
 
 live_process_groups = children.live_process_groups
 terminate_children = children.terminate_children
@@ -180,11 +181,18 @@ def _communicate(
         selector.register(exit_fd, selectors.EVENT_READ, "exit")
     notes: list[str] = []
     ended_at: float | None = None
+    exited = False  # the pidfd said the program has ended
     timed_out = False
     try:
         while readers or process.returncode is None:
             now = time.monotonic()
             if process.returncode is None and process.poll() is not None:
+                ended_at = now
+            elif exited and process.returncode is None and _status_lost(exit_fd):
+                # Reaped by a waiter that was not ours (a stale Popen of the same, reused pid): without this
+                # the loop would wait for the full timeout for a status nobody can give it any more.
+                process.returncode = LOST_STATUS
+                notes.append("its exit status was collected elsewhere and is unknown")
                 ended_at = now
             if process.returncode is not None and not readers:
                 break
@@ -193,8 +201,8 @@ def _communicate(
                 limits.append(deadline - now)
             if process.returncode is not None:
                 limits.append((ended_at or now) + DRAIN_GRACE - now)
-            if process.returncode is None and exit_fd is None:
-                limits.append(0.05)  # no pidfd (not Linux): look at the program now and then
+            if process.returncode is None and (exit_fd is None or exited):
+                limits.append(0.05)  # no pidfd (not Linux), or its status is not there yet: look again soon
             wait = min(limits) if limits else None
             if wait is not None and wait <= 0:
                 if process.returncode is None:
@@ -203,6 +211,7 @@ def _communicate(
             for key, _ in selector.select(wait):
                 if key.data == "exit":
                     selector.unregister(key.fd)
+                    exited = True
                 elif key.data == "stdin":
                     pending = _write(process, selector, pending)
                 else:
@@ -306,6 +315,19 @@ def _write(process: subprocess.Popen[bytes], selector: selectors.BaseSelector, p
         selector.unregister(process.stdin.fileno())
         process.stdin.close()
     return pending
+
+
+def _status_lost(exit_fd: int | None) -> bool:
+    """Whether the ended program's exit status is gone: it is no longer a zombie waiting for this process."""
+    if exit_fd is None:
+        return False
+    try:
+        os.waitid(os.P_PIDFD, exit_fd, os.WEXITED | os.WNOHANG | os.WNOWAIT)  # type: ignore[attr-defined]
+    except ChildProcessError:
+        return True
+    except (AttributeError, OSError):
+        return False
+    return False
 
 
 def _pidfd(pid: int) -> int | None:
