@@ -288,6 +288,47 @@ def test_merge_refuses_when_stable_moved_since_the_plan(remote, url):
     assert g.all_refs(remote) == before
 
 
+def test_after_a_plan_that_read_the_tag_a_moved_stable_refuses_the_push(remote, url):
+    # No second look before the push: the atomic push's lease on stable is what refuses it.
+    g.set_ref(remote, "stable", g.heads(remote)["master"])
+    g.add_pr(remote, 14, "Feature")
+    cut_integration(remote, url)
+    plan = git.plan_merge(url, "integration202109", "stable", tag="2021.09")
+    g.commit_on(remote, "stable", {"hot.txt": "fix\n"}, "Hotfix after the plan")
+    before = g.all_refs(remote)
+    with pytest.raises(GitError, match=r"stable moved from .* since the merge was planned; plan again"):
+        git.merge_and_tag(url, plan, tag="2021.09", message=RELEASE)
+    assert g.all_refs(remote) == before
+
+
+def test_after_a_plan_that_read_the_tag_a_tag_made_meanwhile_leaves_stable_alone(remote, url):
+    first = g.heads(remote)["master"]
+    g.set_ref(remote, "stable", first)
+    g.add_pr(remote, 15, "Feature")
+    cut_integration(remote, url)
+    plan = git.plan_merge(url, "integration202109", "stable", tag="2021.09")
+    assert plan.tag_sha is None
+    g.tag(remote, "2021.09", first, message="made by someone else")  # after the only look
+    result = git.merge_and_tag(url, plan, tag="2021.09", message=RELEASE)
+    assert (result.status, result.tag_status, result.ok) == ("skipped", "conflict", False)
+    assert g.heads(remote)["stable"] == first
+    assert g.tags(remote)["2021.09"] == first
+
+
+def test_a_plan_that_read_the_tag_on_another_commit_changes_nothing(remote, url):
+    first = g.heads(remote)["master"]
+    g.set_ref(remote, "stable", first)
+    g.tag(remote, "2021.09", first, message="made by hand")
+    g.add_pr(remote, 16, "Feature")
+    cut_integration(remote, url)
+    before = g.all_refs(remote)
+    plan = git.plan_merge(url, "integration202109", "stable", tag="2021.09")
+    assert plan.tag_sha == first
+    result = git.merge_and_tag(url, plan, tag="2021.09", message=RELEASE)
+    assert (result.status, result.tag_status, result.stable_sha) == ("skipped", "conflict", first)
+    assert g.all_refs(remote) == before
+
+
 # --- release notes -------------------------------------------------------------------------------------
 
 

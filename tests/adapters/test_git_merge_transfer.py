@@ -314,3 +314,22 @@ def test_a_pull_request_merged_into_integration_after_the_plan_is_not_released_n
         assert set(objects(plan.scratch.path)) == {"commit", "tag"}
     assert g.heads(remote)["stable"] == g.tags(remote)["2021.09"] == planned
     assert g.heads(remote)["integration202109"] == late
+
+
+def test_a_plan_that_read_the_tag_lets_the_merge_push_without_looking_again(remote, trace):
+    # The pre-check's one ls-remote reads stable, the branch and the tag; the merge that follows under the
+    # same lease pushes at once, its leases standing in for a second look (tests/adapters/test_git.py has
+    # the refs that move in between).
+    g.set_ref(remote, "stable", g.git("--git-dir", remote, "rev-parse", "master~45"))
+    integration = cut(remote)
+    url = g.file_url(remote)
+    with merge_workspace() as workspace:
+        plan = git.plan_merge(url, "integration202109", "stable", tag="2021.09", workspace=workspace)
+        assert (plan.kind, plan.tag, plan.tag_sha) == ("fast-forward", "2021.09", None)
+        assert [p.name for p in trace.processes() if p.name == "ls-remote"] == ["ls-remote"]
+        trace.clear()
+        result = git.merge_and_tag(url, plan, tag="2021.09", message=RELEASE, workspace=workspace)
+        assert (result.status, result.tag_status, result.stable_sha) == ("fast-forward", "created", integration)
+        names = [p.name for p in trace.processes() if not p.parent]
+        assert "ls-remote" not in names and "fetch" not in names, names
+    assert g.heads(remote)["stable"] == g.tags(remote)["2021.09"] == integration

@@ -69,6 +69,10 @@ class MergePlan:
     integration_branch: str = ""
     stable_branch: str = "stable"
     tree: str | None = None  # the tree merge-tree wrote, for "merge"
+    # With plan_merge(tag=...): the tag as the pre-check saw it (tag_sha None: absent), so that the merge
+    # does not read the remote again; the atomic push's leases refuse it if either ref moved meanwhile.
+    tag: str | None = None
+    tag_sha: str | None = None
     # The pre-check's scratch repository, kept in a MergeWorkspace for the merge (not part of the plan's value).
     scratch: MergeScratch | None = field(default=None, compare=False, repr=False)
 
@@ -99,16 +103,28 @@ class MergeResult:
 
 
 def plan_merge(
-    repo_url: str, integration_branch: str, stable_branch: str, *, workspace: MergeWorkspace | None = None
+    repo_url: str,
+    integration_branch: str,
+    stable_branch: str,
+    *,
+    tag: str | None = None,
+    workspace: MergeWorkspace | None = None,
 ) -> MergePlan:
     """What merging ``integration_branch`` into ``stable_branch`` would do. Changes nothing on the remote.
 
-    With ``workspace``, the scratch repository is kept there for ``merge_and_tag``."""
-    refs, _ = ls_remote(repo_url, head_ref(integration_branch), head_ref(stable_branch))
+    With ``tag``, the same look reads the tag too and ``merge_and_tag`` of that tag reads nothing more
+    before it pushes. With ``workspace``, the scratch repository is kept there for ``merge_and_tag``."""
+    wanted = [head_ref(integration_branch), head_ref(stable_branch)]
+    if tag is not None:
+        wanted += [tag_ref(tag), f"{tag_ref(tag)}^{{}}"]
+    refs, _ = ls_remote(repo_url, *wanted)
     integration, stable = refs.get(head_ref(integration_branch)), refs.get(head_ref(stable_branch))
+    seen_tag = {"tag": tag, "tag_sha": peeled(refs, tag_ref(tag))} if tag is not None else {}
 
     def plan(kind: PlanKind, conflicts: list[str] | None = None, **kw: object) -> MergePlan:
-        return MergePlan(kind, stable, integration, conflicts or [], integration_branch, stable_branch, **kw)  # type: ignore[arg-type]
+        return MergePlan(
+            kind, stable, integration, conflicts or [], integration_branch, stable_branch, **seen_tag, **kw
+        )  # type: ignore[arg-type]
 
     if integration is None:
         return plan("missing-branch")
@@ -186,8 +202,14 @@ def merge_and_tag(
     if plan.kind in ("conflict", "missing-branch") or not plan.integration_sha:
         raise GitError(f"{repo_label(repo_url)}: refusing to merge: {plan.detail}")
     stable_ref, tref, iref = head_ref(stable_branch), tag_ref(tag), head_ref(integration_branch)
-    refs, _ = ls_remote(repo_url, stable_ref, tref, f"{tref}^{{}}", iref)
-    stable_now, tagged = refs.get(stable_ref), peeled(refs, tref)
+    if plan.tag == tag:
+        # The plan's look is the last one (the step holds its lease from the pre-check to here): a ref that
+        # moved since makes the atomic push's leases refuse it, and _push reads the remote then.
+        refs = {stable_ref: plan.stable_sha} if plan.stable_sha else {}
+        stable_now, tagged = plan.stable_sha, plan.tag_sha
+    else:
+        refs, _ = ls_remote(repo_url, stable_ref, tref, f"{tref}^{{}}", iref)
+        stable_now, tagged = refs.get(stable_ref), peeled(refs, tref)
     kind = plan.kind
     if stable_now != plan.stable_sha:
         if kind in ("fast-forward", "create") and stable_now == plan.integration_sha:
@@ -299,6 +321,11 @@ def _push(
         if tag_now and tag_now != target:
             return "skipped", "conflict"  # atomic: stable was left alone
         branch = stable_ref.removeprefix("refs/heads/")
+        if stable_now != old:  # the lease refused it: someone pushed to stable after the plan's look
+            raise GitError(
+                f"{repo.label}: {branch} moved from {short(old)} to {short(stable_now)} since the merge was "
+                "planned; plan again"
+            )
         reasons = [o.summary for o in outcomes.values() if not o.ok and "atomic push failed" not in o.summary]
         reason = reasons[0] if reasons else outcomes[stable_ref].summary if stable_ref in outcomes else "refused"
         raise GitError(f"{repo.label}: push of {branch} rejected: {reason}")

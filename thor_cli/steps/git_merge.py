@@ -85,8 +85,9 @@ class MergeStableStep(StepType):
         release = ctx.release
         todo, earlier = to_retry(repos, ctx.repo_results(), force=ctx.force)
 
+        tag = release.version
         checks = run_over_repos(
-            ctx, todo, lambda r: _check(ctx, r, workspace), description="checking merges", record=False
+            ctx, todo, lambda r: _check(ctx, r, workspace, tag), description="checking merges", record=False
         )
         blocked = failures(checks)
         if blocked:
@@ -102,14 +103,16 @@ class MergeStableStep(StepType):
                 output=report_lines(checks, (r.name for r in earlier)),
             )
 
-        tag = release.version
         message = release.render(ctx.options.tag_message)
-        outcomes = run_over_repos(
+        # Real merges first: each costs several fast-forwards (trees, blobs, merge-tree, new objects to
+        # push), and started last they would be the tail the other workers wait for.
+        started = run_over_repos(
             ctx,
-            todo,
+            sorted(todo, key=lambda r: checks[r.name].extra.kind != "merge"),
             lambda r: _merge(ctx, r, checks[r.name].extra, workspace, tag=tag, message=message),
             description=f"merging and tagging {tag}",
         )
+        outcomes = {r.name: started[r.name] for r in todo}  # reported in the configured order
 
         def headline(total: int, counts: str) -> str:
             return f"{plural(total, 'repo')} merged and tagged {tag}: {counts}"
@@ -117,12 +120,12 @@ class MergeStableStep(StepType):
         return summarise(outcomes, earlier, len(repos), headline, _MERGED)
 
 
-def _check(ctx: StepContext, repo: Repo, workspace: MergeWorkspace) -> RepoOutcome:
-    """The read-only pre-check: a plan, or why this repository cannot be merged."""
+def _check(ctx: StepContext, repo: Repo, workspace: MergeWorkspace, tag: str) -> RepoOutcome:
+    """The read-only pre-check: a plan (with the tag as it finds it), or why this repository cannot be merged."""
     from thor_cli.adapters.git import plan_merge
 
     stable = stable_branch(repo, ctx)
-    plan = plan_merge(repo.url, ctx.release.integration_branch, stable, workspace=workspace)
+    plan = plan_merge(repo.url, ctx.release.integration_branch, stable, tag=tag, workspace=workspace)
     data = {"stable_branch": stable, "plan": plan.kind}
     if plan.kind in _BLOCKING:
         return RepoOutcome.failure(plan.detail, kind=plan.kind, sha=plan.stable_sha, data=data, extra=plan)
