@@ -222,3 +222,14 @@ def test_postgres_urls_use_psycopg2(postgres_url: str) -> None:
             assert opened.engine.dialect.driver == "psycopg2"
         finally:
             opened.dispose()
+
+
+def test_an_sqlite_file_is_written_ahead_and_synced_at_checkpoints(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # WAL (readers beside a writer) with synchronous=NORMAL (no fsync per commit): see docs/architecture.md.
+    store = open_store(f"sqlite:///{tmp_path / 'thor.db'}")
+    try:
+        with store.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    finally:
+        store.dispose()

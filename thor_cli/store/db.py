@@ -80,8 +80,13 @@ def _one_line(exc: SQLAlchemyError) -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     # WAL lets readers (thor status) run while a tick writes; busy_timeout makes concurrent ticks wait.
+    # synchronous=NORMAL, SQLite's advice for WAL: a commit is atomic and survives Thor being killed; only a
+    # power cut or an OS crash may undo the last transactions (never corrupting the file), which every step
+    # copes with because it looks before it acts. It spares one fsync per commit: a step over 30
+    # repositories commits each result as it comes.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
