@@ -123,7 +123,7 @@ def run(
     children.register(process, tell_watchdog=bool(launcher))
     if launcher:
         children.release(process)
-    for listener in list(_SPAWN_LISTENERS):  # the engine records the new group with its lease before waiting
+    for listener in list(_SPAWN_LISTENERS):  # the engine's heartbeat then names the new group in the lease
         listener(process.pid)
     out, err = Capture(keep_all=full_stdout), Capture()
     try:
