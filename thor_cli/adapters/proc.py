@@ -95,14 +95,9 @@ def run(
     shown = _mask(" ".join(argv), masked)
     if cwd is not None and not Path(cwd).is_dir():
         raise CommandError(f"working directory not found: {cwd}", argv=argv, returncode=None, output="")
-    # Looked up before starting it: the launcher would start, then fail to exec, a program that is missing.
-    if "/" not in argv[0]:
-        if shutil.which(argv[0], path=(env or {}).get("PATH")) is None:
-            raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="")
-    elif not (program := Path(cwd or ".") / argv[0]).is_file():  # a relative path is the child's: from cwd
-        raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="")
-    elif not os.access(program, os.X_OK):
-        raise CommandError(f"program not executable: {argv[0]}", argv=argv, returncode=None, output="")
+    problem = _cannot_start(argv[0], cwd, env)
+    if problem is not None:
+        raise CommandError(problem, argv=argv, returncode=None, output="")
     launcher = children.launcher()
     try:
         # A session of its own, so a timeout kills the whole tree (sh -c "...; sleep" leaves no orphan).
@@ -154,6 +149,20 @@ def run(
             output=tail(result.output),
         )
     return result
+
+
+def _cannot_start(program: str, cwd: str | Path | None, env: Mapping[str, str] | None) -> str | None:
+    """Why ``program`` cannot start, looked up before starting it: the launcher would start, then fail to
+    exec, a program that is missing."""
+    if "/" not in program:
+        found = shutil.which(program, path=(env or {}).get("PATH"))
+        return None if found is not None else f"program not found: {program}"
+    path = Path(cwd or ".") / program  # a relative path is the child's: from its cwd
+    if not path.is_file():
+        return f"program not found: {program}"
+    if not os.access(path, os.X_OK):
+        return f"program not executable: {program}"
+    return None
 
 
 def _communicate(
