@@ -15,8 +15,6 @@ crash of the server itself, which no test causes. They are all dropped when the 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -297,20 +295,6 @@ def run_thor(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def
         return CliResult(code, captured.out, captured.err)
 
     return run
-
-
-def thor_process(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run `python -m thor_cli` as a separate process (for concurrency and crash tests)."""
-    return subprocess.run(
-        [sys.executable, "-m", "thor_cli", *args],
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def write_config(path: Path, text: str, database_url: str | None = None) -> Path:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -18,6 +16,7 @@ from typing import Any, TypeVar
 
 from tests.conftest import write_config
 from tests.fakes import gitrepos as g
+from tests.forking import ThorProcess
 
 T = TypeVar("T")
 
@@ -84,17 +83,10 @@ def isolate_git(tmp_path: Path, monkeypatch: Any) -> None:
 # -- processes ------------------------------------------------------------------------------------
 
 
-def spawn(config: Path, *args: str) -> subprocess.Popen[str]:
-    """`python -m thor_cli --config CONFIG ARGS` in a session of its own (so its group can be killed)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "thor_cli", "--config", str(config), *args],
-        env=dict(os.environ),
-        cwd=config.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+def spawn(config: Path, *args: str) -> ThorProcess:
+    """`thor --config CONFIG ARGS` in a process and session of its own (so its group can be killed), forked
+    from this one with Thor already imported (see tests/forking.py)."""
+    return ThorProcess(["--config", str(config), *args], env=os.environ, cwd=config.parent, new_session=True)
 
 
 def wait_for(predicate: Callable[[], object], what: str = "a condition", timeout: float = 30.0) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from tests.conftest import write_config
 from tests.fakes import gitrepos as g
 from tests.fakes.http import FakeServer, Request, Response
+from tests.forking import ThorProcess
 from tests.support import at_once, only, spawn, steps_toml
 
 VERSION = "2021.09"  # feature freeze Fri 2021-09-10, code freeze Fri 2021-09-24
@@ -117,7 +118,7 @@ class Finished:
     stderr: str
 
 
-def kill(process: subprocess.Popen[str]) -> Finished:
+def kill(process: ThorProcess) -> Finished:
     """SIGKILL the process and everything it started (git, hooks), then collect what it printed."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -125,7 +126,7 @@ def kill(process: subprocess.Popen[str]) -> Finished:
     return Finished(process.returncode, stdout, stderr)
 
 
-def finish(process: subprocess.Popen[str], timeout: float = 90) -> Finished:
+def finish(process: ThorProcess, timeout: float = 90) -> Finished:
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
