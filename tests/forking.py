@@ -6,8 +6,11 @@ them: a fifth of the suite's CPU on a two-core machine. A fork of the test proce
 already and starts in milliseconds. It is still a process of its own, which is what those tests are about:
 its own pid, session and process group, its own database connections, lease and watchdog, killed by a real
 SIGKILL at a real point. What a fork would inherit and a fresh interpreter would not have is reset in
-``_become_thor``: standard streams, signal dispositions, logging handlers, the environment, the working
-directory, and Thor's per-process state (its children and watchdog, installed failpoints, spawn listeners).
+``_become_thor``: standard streams, signal dispositions, logging handlers, exception hooks and warning
+filters, the environment, the working directory, and Thor's per-process state (its children and watchdog,
+installed failpoints, spawn listeners). The fork is made while the test process may have other threads (fake
+servers, other spawns); Python re-creates its own locks in the child, and every wait on a fork is bounded, so
+a lock held by one of those threads at that instant would fail the test by its timeout, not hang it.
 
 Tests about start-up itself (what a command imports, how an interpreter starts) still start a real one.
 """
@@ -172,6 +175,7 @@ def _become_thor(args: list[str], env: dict[str, str], cwd: Path | None, new_ses
             2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
         )
         _fresh_logging()
+        _fresh_hooks_and_warnings()
         if cwd is not None:
             os.chdir(cwd)
         os.environ.clear()
@@ -225,6 +229,21 @@ def _fresh_logging() -> None:
             logger.setLevel(logging.NOTSET)
             logger.disabled = False
             logger.propagate = True
+
+
+def _fresh_hooks_and_warnings() -> None:
+    """pytest's exception hooks (they collect what a thread raised, for the test report) and its warning
+    filters (a test may turn warnings into errors) are the test process's; a fresh interpreter prints an
+    uncaught exception and has Python's default filters."""
+    import warnings
+
+    sys.excepthook = sys.__excepthook__
+    sys.unraisablehook = sys.__unraisablehook__
+    threading.excepthook = threading.__excepthook__
+    warnings.resetwarnings()
+    for category in (ResourceWarning, ImportWarning, PendingDeprecationWarning, DeprecationWarning):
+        warnings.simplefilter("ignore", category)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
 
 
 def _fresh_thor_state() -> None:
