@@ -163,6 +163,26 @@ def test_delete_branch(remote, url):
     assert git.delete_branch(url, "integration202109") == "absent"
 
 
+def test_scratch_repositories_are_copies_of_one_git_init(remote, url, tmp_path, monkeypatch):
+    from tests.adapters.test_git_merge_transfer import Trace
+    from thor_cli.adapters import git_base
+
+    monkeypatch.setattr(git_base, "_empty", [])  # as in a new process: nothing made yet
+    trace = tmp_path / "trace2"
+    trace.mkdir()
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+    for name in ("integration-a", "integration-b", "integration-c"):
+        git.cut_branch(url, name, "master")
+    assert [p.name for p in Trace(trace).processes()].count("init") == 1
+    master = g.heads(remote)["master"]
+    assert {n: g.heads(remote)[n] for n in ("integration-a", "integration-b", "integration-c")} == dict.fromkeys(
+        ("integration-a", "integration-b", "integration-c"), master
+    )
+    with git_base.scratch(url) as repo:  # a copy is a repository git itself recognises, empty and bare
+        assert repo.git("rev-parse", "--is-bare-repository").stdout.strip() == "true"
+        assert repo.git("for-each-ref").stdout == ""
+
+
 # --- merging and tagging -------------------------------------------------------------------------------
 
 

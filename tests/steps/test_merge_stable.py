@@ -185,7 +185,9 @@ def test_the_step_fetches_no_tree_for_a_fast_forward_and_reuses_the_pre_check_fo
     thor: Thor, tmp_path, monkeypatch
 ) -> None:
     from tests.adapters.test_git_merge_transfer import Trace, filters
+    from thor_cli.adapters.git_merge import HISTORY_WINDOW
 
+    window = f"--depth={HISTORY_WINDOW}"
     fence, indexd = thor.remotes["uc-cdis/fence"], thor.remotes["uc-cdis/indexd"]
     g.set_ref(fence, "stable", g.parents(fence, "master")[0])  # a fast-forward
     g.set_ref(indexd, "stable", g.parents(indexd, "master")[0])
@@ -202,7 +204,7 @@ def test_the_step_fetches_no_tree_for_a_fast_forward_and_reuses_the_pre_check_fo
         url = next(a for a in fetch.argv if a.startswith("remote.origin.url="))
         by_repo.setdefault(url.rpartition("/")[2].removesuffix(".git"), []).append(filters(fetch))
     assert by_repo == {
-        "fence": [["--filter=tree:0", "--depth=128"]],  # the pre-check; the merge reuses its commits
-        "indexd": [["--filter=tree:0", "--depth=128"], ["--filter=blob:none"]],  # + the three trees
+        "fence": [["--filter=tree:0", window]],  # the pre-check; the merge reuses its commits
+        "indexd": [["--filter=tree:0", window], ["--filter=blob:none"]],  # + the three trees
         "sheepdog": [["--filter=tree:0", "--depth=1"]],  # nothing to check; the commit to tag
     }

@@ -12,10 +12,13 @@ password. A failure says its real cause in one line (``git_auth.explain``).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import os
 import re
+import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -260,6 +263,27 @@ class Scratch:
 def scratch(url: str) -> Iterator[Scratch]:
     with tempfile.TemporaryDirectory(prefix="thor-git-") as tmp:
         repo = Scratch(url, Path(tmp) / "scratch.git")
-        init = ["--git-dir", str(repo.path), "init", "--bare", "--quiet", "--template="]
-        run_git(init, url=url, what="init")
+        init_bare(repo.path, url)
         yield repo
+
+
+def init_bare(path: Path, url: str) -> None:
+    """An empty bare repository at ``path``, as ``git init --bare --template=`` makes it. git makes the first
+    one of the process; the others are copies of it (two files and six folders), which spares a git process
+    per repository and step: about 5 ms of CPU each, a tenth of what cutting a branch costs."""
+    shutil.copytree(_empty_repository(url), path, symlinks=True)
+
+
+_empty: list[Path] = []
+_empty_lock = threading.Lock()
+
+
+def _empty_repository(url: str) -> Path:
+    with _empty_lock:
+        if not _empty or not _empty[0].is_dir():
+            root = Path(tempfile.mkdtemp(prefix="thor-git-empty-"))
+            atexit.register(shutil.rmtree, root, ignore_errors=True)
+            path = root / "empty.git"
+            run_git(["--git-dir", str(path), "init", "--bare", "--quiet", "--template="], url=url, what="init")
+            _empty[:] = [path]
+        return _empty[0]

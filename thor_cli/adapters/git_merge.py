@@ -38,7 +38,7 @@ from thor_cli.adapters.git_merge_scratch import MergeScratch, MergeWorkspace, me
 
 # Commits of each branch fetched first to tell a fast-forward from a merge. Stable is usually 30-60 pull
 # requests (first-parent commits) behind; a window that does not reach far enough costs one more fetch.
-HISTORY_WINDOW = 128
+HISTORY_WINDOW = 64
 __all__ = [
     "HISTORY_WINDOW",
     "MergePlan",
@@ -142,14 +142,17 @@ def _examine(repo: MergeScratch, stable: str, integration: str) -> tuple[PlanKin
     """(kind, tree, conflicts) for two commits, fetching into ``repo`` only what telling them apart needs."""
     repo.fetch_objects(stable, integration, filter="tree:0", depth=HISTORY_WINDOW)
     repo.commits.update((stable, integration))
-    kind, bases = _relation(repo, stable, integration)
+    kind, bases, trees = _relation(repo, stable, integration)
     if kind is None:  # the window cannot tell: the whole history (commits only) decides
         repo.fetch_objects(stable, integration, filter="tree:0", unshallow=True)
-        kind, bases = _relation(repo, stable, integration)
+        kind, bases, trees = _relation(repo, stable, integration)
     if kind != "merge":
         return kind or "merge", None, []
-    listed = repo.git("log", "--no-walk=unsorted", "--format=%T", stable, integration, *bases, what="log")
-    repo.fetch_objects(*listed.stdout.split(), filter="blob:none")  # every tree merge-tree reads, at once
+    if not trees:
+        listed = repo.git("log", "--no-walk=unsorted", "--format=%H %T", stable, integration, *bases, what="log")
+        trees = dict(line.split() for line in listed.stdout.splitlines())
+    wanted = [trees[commit] for commit in (stable, integration, *bases)]
+    repo.fetch_objects(*wanted, filter="blob:none")  # every tree merge-tree reads, at once
     tree, conflicts = _merge_tree(repo, stable, integration)
     # The merge base is known and every commit below the window is below it: the push needs no more
     # history. Without this, git would push from a shallow repository, reading the trees of every commit
@@ -158,9 +161,9 @@ def _examine(repo: MergeScratch, stable: str, integration: str) -> tuple[PlanKin
     return ("conflict" if conflicts else "merge"), tree, conflicts
 
 
-def _relation(repo: MergeScratch, stable: str, integration: str) -> tuple[PlanKind | None, list[str]]:
-    """(up-to-date, fast-forward or merge, the merge bases) from the commits fetched; None when a shallow
-    window cannot tell.
+def _relation(repo: MergeScratch, stable: str, integration: str) -> tuple[PlanKind | None, list[str], dict[str, str]]:
+    """(up-to-date, fast-forward or merge, the merge bases, and the trees of the tips and bases when they were
+    read on the way) from the commits fetched; None when a shallow window cannot tell.
 
     An ancestry found in a shallow window is real (every parent link in it is). A merge base found there
     is the true one when it is the only one and every commit where the window stops is one of its
@@ -171,17 +174,30 @@ def _relation(repo: MergeScratch, stable: str, integration: str) -> tuple[PlanKi
         raise GitError(f"{repo.label}: merge-base failed: {summarize(result.output)}", output=result.output)
     bases = result.stdout.split()
     if bases == [integration]:
-        return "up-to-date", bases
+        return "up-to-date", bases, {}
     if bases == [stable]:
-        return "fast-forward", bases
+        return "fast-forward", bases, {}
     if not repo.shallow:
-        return "merge", bases
+        return "merge", bases, {}
     if len(bases) == 1:
+        # One read of the window's commits (tree and parents each) gives both the proof and the trees.
+        listed = repo.git("log", "--format=%H %T %P", stable, integration, what="log")
+        window = {sha: rest for sha, *rest in (line.split() for line in listed.stdout.splitlines())}
         edge = set((repo.path / "shallow").read_text().split())
-        below = set(repo.git("rev-list", bases[0], what="rev-list").stdout.split())
-        if edge <= below:
-            return "merge", bases
-    return None, bases
+        if edge <= _ancestors(window, bases[0]):
+            return "merge", bases, {sha: window[sha][0] for sha in (stable, integration, *bases)}
+    return None, bases, {}
+
+
+def _ancestors(window: dict[str, list[str]], start: str) -> set[str]:
+    """``start`` and every commit of ``window`` ({sha: [tree, *parents]}) it reaches through parents."""
+    seen, todo = {start}, [start]
+    while todo:
+        for parent in window.get(todo.pop(), [])[1:]:
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
 
 
 def merge_and_tag(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from thor_cli.adapters.git_base import Scratch, run_git
+from thor_cli.adapters.git_base import Scratch, init_bare
 
 
 class MergeScratch(Scratch):
@@ -41,7 +41,7 @@ class MergeScratch(Scratch):
 
 
 def new_scratch(url: str, path: Path) -> MergeScratch:
-    run_git(["--git-dir", str(path), "init", "--bare", "--quiet", "--template="], url=url, what="init")
+    init_bare(path, url)
     return MergeScratch(url, path)
 
 
