@@ -183,6 +183,18 @@ def test_scratch_repositories_are_copies_of_one_git_init(remote, url, tmp_path, 
         assert repo.git("for-each-ref").stdout == ""
 
 
+def test_a_local_git_command_fails_on_a_missing_object_instead_of_fetching_it(remote, url, tmp_path):
+    from thor_cli.adapters.git_merge_scratch import new_scratch
+
+    repo = new_scratch(url, tmp_path / "scratch.git")
+    master = g.heads(remote)["master"]
+    repo.fetch_objects(master, filter="tree:0", depth=1)  # the commit, not its tree
+    tree = repo.local("log", "-1", "--format=%T", master).stdout.strip()
+    missing = repo.local("cat-file", "-t", tree, check=False)
+    assert missing.returncode != 0 and "not allowed" in missing.output, missing.output
+    assert repo.git("cat-file", "-t", tree).stdout.strip() == "tree"  # git() fetches it from the promisor
+
+
 # --- merging and tagging -------------------------------------------------------------------------------
 
 

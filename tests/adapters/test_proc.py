@@ -181,15 +181,16 @@ HELPER = """
 import sys
 sys.path.insert(0, {root!r})
 from thor_cli.adapters import proc
-proc.run(["sh", "-c", "echo $$ > {pids}; sleep 60 & echo $! >> {pids}; wait"], timeout=120)
+proc.run(["sh", "-c", "echo $$ > {pids}; sleep 60 & echo $! >> {pids}; wait"], timeout=120, quick={quick})
 """
 
 
-@pytest.mark.parametrize("start", ["setpriv launcher", "preexec_fn"])
+@pytest.mark.parametrize("start", ["setpriv launcher", "preexec_fn", "quick"])
 def test_children_of_a_sigkilled_process_do_not_survive_it(tmp_path, start):
     # A tick (here a small Python process) SIGKILLed while its command runs: with the old proc.run both the
     # shell and its `sleep 60` kept running in their own session, and a takeover would start a second copy.
-    # Both ways of starting a child are covered: a PATH without setpriv takes the preexec_fn one.
+    # Every way of starting a child is covered: a PATH without setpriv takes the preexec_fn one, and a
+    # ``quick`` child (no launcher, no pdeathsig) is stopped by the watchdog alone.
     env = dict(os.environ)
     if start == "preexec_fn":
         bin_dir = tmp_path / "bin"
@@ -201,7 +202,7 @@ def test_children_of_a_sigkilled_process_do_not_survive_it(tmp_path, start):
         pytest.skip("util-linux setpriv is not installed")
     pids = tmp_path / "pids"
     helper = tmp_path / "tick.py"
-    helper.write_text(HELPER.format(root=str(ROOT), pids=pids))
+    helper.write_text(HELPER.format(root=str(ROOT), pids=pids, quick=start == "quick"))
     tick = subprocess.Popen([sys.executable, str(helper)], env=env)
     try:
         shell, sleeper = wait_for(lambda: pids_in(pids, 2), what="the command and its child to start")

@@ -116,12 +116,16 @@ def run_git(
     check: bool = True,
     timeout: float | None = None,
     input: str | None = None,
+    quick: bool = False,
 ) -> proc.ProcResult:
-    """Run ``git ARGS``; a failure becomes a ``GitError`` "LABEL: WHAT failed: REASON"."""
+    """Run ``git ARGS``; a failure becomes a ``GitError`` "LABEL: WHAT failed: REASON". ``quick``: see
+    ``proc.run``."""
     timeout = timeout or GIT_TIMEOUT
     try:
         env = git_env(url)
-        return proc.run(["git", *args], env=env, timeout=timeout, check=check, input=input, full_stdout=True)
+        return proc.run(
+            ["git", *args], env=env, timeout=timeout, check=check, input=input, full_stdout=True, quick=quick
+        )
     except CommandError as exc:
         if exc.returncode is None:
             reason = exc.message if exc.message.startswith("program not found") else f"timed out after {timeout:g}s"
@@ -199,6 +203,12 @@ class PushOutcome:
     up_to_date: bool = False  # the remote ref was already at the pushed SHA: nothing changed
 
 
+# No automatic housekeeping in a scratch repository, and a signing setup in the user's config (tag.gpgSign)
+# must not make every release tag fail.
+_SCRATCH_SETTINGS = ("gc.auto=0", "maintenance.auto=false", "tag.gpgSign=false", "commit.gpgSign=false")
+_SCRATCH_CONFIG = tuple(arg for setting in _SCRATCH_SETTINGS for arg in ("-c", setting))
+
+
 class Scratch:
     """A temporary bare repository whose ``origin`` is the remote (given as ``-c remote.origin.url``, which
     git passes on to the lazy fetches a partial repository makes)."""
@@ -209,12 +219,18 @@ class Scratch:
         self.label = repo_label(url)
 
     def git(self, *args: str, what: str | None = None, check: bool = True, input: str | None = None):
-        base = ["--git-dir", str(self.path), "-c", f"remote.origin.url={self.url}"]
-        base += ["-c", "gc.auto=0", "-c", "maintenance.auto=false"]
+        base = ["--git-dir", str(self.path), "-c", f"remote.origin.url={self.url}", *_SCRATCH_CONFIG]
         base += ["-c", f"core.hooksPath={self.path / 'hooks'}"]  # ignore any hooks from the user's config
-        # A signing setup in the user's config (tag.gpgSign) must not make every release tag fail.
-        base += ["-c", "tag.gpgSign=false", "-c", "commit.gpgSign=false"]
         return run_git([*base, *args], url=self.url, what=what or args[0], check=check, input=input)
+
+    def local(self, *args: str, what: str | None = None, check: bool = True, input: str | None = None):
+        """``git ARGS`` that reads and writes this repository only (``merge-base``, ``log``, ``tag``,
+        ``commit-tree``): no URL for origin and no transport allowed, so an object found missing fails the
+        command at once instead of being fetched, and the command is ``quick`` (``proc.run``), started
+        without the launcher."""
+        base = ["--git-dir", str(self.path), "-c", "protocol.allow=never", *_SCRATCH_CONFIG]
+        base += ["-c", f"core.hooksPath={self.path / 'hooks'}"]
+        return run_git([*base, *args], url=self.url, what=what or args[0], check=check, input=input, quick=True)
 
     def fetch(self, *shas: str, filter: str | None = "blob:none", depth: int | None = None) -> None:
         args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-gc"]

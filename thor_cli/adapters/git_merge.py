@@ -149,7 +149,7 @@ def _examine(repo: MergeScratch, stable: str, integration: str) -> tuple[PlanKin
     if kind != "merge":
         return kind or "merge", None, []
     if not trees:
-        listed = repo.git("log", "--no-walk=unsorted", "--format=%H %T", stable, integration, *bases, what="log")
+        listed = repo.local("log", "--no-walk=unsorted", "--format=%H %T", stable, integration, *bases, what="log")
         trees = dict(line.split() for line in listed.stdout.splitlines())
     wanted = [trees[commit] for commit in (stable, integration, *bases)]
     repo.fetch_objects(*wanted, filter="blob:none")  # every tree merge-tree reads, at once
@@ -169,7 +169,7 @@ def _relation(repo: MergeScratch, stable: str, integration: str) -> tuple[PlanKi
     is the true one when it is the only one and every commit where the window stops is one of its
     ancestors: then every commit left out is an ancestor of it too, so none can be a better common
     ancestor, nor make it redundant. Otherwise the whole history decides."""
-    result = repo.git("merge-base", "--all", stable, integration, check=False)
+    result = repo.local("merge-base", "--all", stable, integration, check=False)
     if result.returncode not in (0, 1):
         raise GitError(f"{repo.label}: merge-base failed: {summarize(result.output)}", output=result.output)
     bases = result.stdout.split()
@@ -181,7 +181,7 @@ def _relation(repo: MergeScratch, stable: str, integration: str) -> tuple[PlanKi
         return "merge", bases, {}
     if len(bases) == 1:
         # One read of the window's commits (tree and parents each) gives both the proof and the trees.
-        listed = repo.git("log", "--format=%H %T %P", stable, integration, what="log")
+        listed = repo.local("log", "--format=%H %T %P", stable, integration, what="log")
         window = {sha: rest for sha, *rest in (line.split() for line in listed.stdout.splitlines())}
         edge = set((repo.path / "shallow").read_text().split())
         if edge <= _ancestors(window, bases[0]):
@@ -259,7 +259,7 @@ def merge_and_tag(
                     raise GitError(f"{repo.label}: merge now conflicts in: {', '.join(conflicts)}")
             text = f"Merge branch '{integration_branch}' into {stable_branch}"
             args = ["commit-tree", tree, "-p", plan.stable_sha or "", "-p", plan.integration_sha, "-m", text]
-            target = repo.git(*args).stdout.strip()
+            target = repo.local(*args).stdout.strip()
         else:
             # The commit the tag points at, and stable's: without it, git push would fetch stable's whole
             # history lazily to see whether the update is a fast-forward.
@@ -323,7 +323,7 @@ def _push(
     if kind != "up-to-date":
         updates.append((f"{target}:{stable_ref}", f"{stable_ref}:{old or ''}"))
     if tagged != target:
-        repo.git("tag", "--annotate", "--cleanup=whitespace", "--file=-", tag, target, input=message, what="tag")
+        repo.local("tag", "--annotate", "--cleanup=whitespace", "--file=-", tag, target, input=message, what="tag")
         updates.append((f"{tref}:{tref}", f"{tref}:"))
     if not updates:
         return status, "exists"

@@ -84,11 +84,14 @@ def run(
     merge_stderr: bool = False,
     full_stdout: bool = False,
     secrets: Sequence[str] = (),
+    quick: bool = False,
 ) -> ProcResult:
     """Run a program without a shell. ``env`` is added to Thor's own environment (secrets removed).
 
     Raises ``CommandError`` (with redacted output) when the program is missing, times out, or exits
     non-zero while ``check`` is true. ``secrets``: values passed in ``env`` to mask in the output.
+    ``quick``: the program starts no other and ends by itself in moments; it starts without the launcher
+    (see ``children``), which costs more than such a program itself.
     """
     argv = [str(a) for a in argv]
     masked = tuple(secrets)
@@ -98,7 +101,9 @@ def run(
     problem = _cannot_start(argv[0], cwd, env)
     if problem is not None:
         raise CommandError(problem, argv=argv, returncode=None, output="")
-    launcher = children.launcher()
+    launcher = None if quick else children.launcher()
+    if quick:
+        children.watch()
     try:
         # A session of its own, so a timeout kills the whole tree (sh -c "...; sleep" leaves no orphan).
         process = subprocess.Popen(
@@ -109,13 +114,13 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=None if launcher else children.child_setup(),
+            preexec_fn=None if launcher or quick else children.child_setup(),
         )
     except FileNotFoundError:
         raise CommandError(f"program not found: {argv[0]}", argv=argv, returncode=None, output="") from None
     except PermissionError:
         raise CommandError(f"program not executable: {argv[0]}", argv=argv, returncode=None, output="") from None
-    children.register(process, tell_watchdog=bool(launcher))
+    children.register(process, tell_watchdog=bool(launcher) or quick)
     if launcher:
         children.release(process)
     for listener in list(_SPAWN_LISTENERS):  # the engine's heartbeat then names the new group in the lease
