@@ -1,3 +1,3 @@
-from thor_cli.cli import main
+from thor_cli.cli import run
 
-raise SystemExit(main())
+run()
