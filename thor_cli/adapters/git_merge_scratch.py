@@ -4,6 +4,7 @@ the workspace that keeps the pre-check's scratch repositories for the merge."""
 from __future__ import annotations
 
 import itertools
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -57,6 +58,11 @@ class MergeWorkspace:
         with self._lock:
             number = next(self._numbers)
         return new_scratch(url, self.root / f"{number}.git")
+
+    def discard(self, scratch: MergeScratch | None) -> None:
+        """Remove a scratch repository that has served its merge (the workspace's end removes the rest)."""
+        if scratch is not None and scratch.path.parent == self.root:
+            shutil.rmtree(scratch.path, ignore_errors=True)
 
 
 @contextmanager

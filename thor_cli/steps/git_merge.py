@@ -142,6 +142,8 @@ def _merge(
         result = merge_and_tag(repo.url, plan, tag=tag, message=message, workspace=workspace)
     except GitError as exc:
         return RepoOutcome.failure(error_reason(exc, repo), kind="error", data=data)
+    finally:
+        workspace.discard(plan.scratch)  # here, in this repository's thread, not all at once at the end
     data |= {"merge": result.status, "tag_status": result.tag_status}
     if not result.ok:
         ctx.log(f"{repo.name}: {result.detail}")
