@@ -27,6 +27,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 # What a thor child would import anyway: imported once here, in the test process, so each fork has it.
 _PRELOAD = (
@@ -150,7 +151,9 @@ class _Reader:
         return b"".join(self._chunks).decode("utf-8", errors="replace")
 
 
-def _become_thor(args: list[str], env: dict[str, str], cwd: Path | None, new_session: bool, out: int, err: int):  # type: ignore[no-untyped-def]
+def _become_thor(
+    args: list[str], env: dict[str, str], cwd: Path | None, new_session: bool, out: int, err: int
+) -> NoReturn:
     """In the forked child: turn into ``python -m thor_cli ARGS`` started with ``env`` in ``cwd``; exits."""
     code = 1
     try:
@@ -249,12 +252,10 @@ def _fresh_hooks_and_warnings() -> None:
 def _fresh_thor_state() -> None:
     """Thor's per-process state as a fresh interpreter has it: what the test process's own Thor runs left
     in these modules belongs to the test process (its children, its watchdog, its failpoint callbacks)."""
-    import threading as _threading
-
     from thor_cli.adapters import children, git_auth, proc
     from thor_cli.engine import failpoints
 
-    children._lock = _threading.RLock()
+    children._lock = threading.RLock()
     children._live.clear()
     children._watchdog = None
     children._retired.clear()

@@ -219,8 +219,7 @@ class Scratch:
         self.label = repo_label(url)
 
     def git(self, *args: str, what: str | None = None, check: bool = True, input: str | None = None):
-        base = ["--git-dir", str(self.path), "-c", f"remote.origin.url={self.url}", *_SCRATCH_CONFIG]
-        base += ["-c", f"core.hooksPath={self.path / 'hooks'}"]  # ignore any hooks from the user's config
+        base = self._options("-c", f"remote.origin.url={self.url}")
         return run_git([*base, *args], url=self.url, what=what or args[0], check=check, input=input)
 
     def local(self, *args: str, what: str | None = None, check: bool = True, input: str | None = None):
@@ -228,9 +227,12 @@ class Scratch:
         ``commit-tree``): no URL for origin and no transport allowed, so an object found missing fails the
         command at once instead of being fetched, and the command is ``quick`` (``proc.run``), started
         without the launcher."""
-        base = ["--git-dir", str(self.path), "-c", "protocol.allow=never", *_SCRATCH_CONFIG]
-        base += ["-c", f"core.hooksPath={self.path / 'hooks'}"]
+        base = self._options("-c", "protocol.allow=never")
         return run_git([*base, *args], url=self.url, what=what or args[0], check=check, input=input, quick=True)
+
+    def _options(self, *first: str) -> list[str]:
+        # core.hooksPath: ignore any hooks from the user's config.
+        return ["--git-dir", str(self.path), *first, *_SCRATCH_CONFIG, "-c", f"core.hooksPath={self.path / 'hooks'}"]
 
     def fetch(self, *shas: str, filter: str | None = "blob:none", depth: int | None = None) -> None:
         args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-gc"]
